@@ -1,0 +1,7 @@
+//! Platform logic with no dependency on the Workers runtime.
+//!
+//! Everything here runs under plain `cargo test`; the Worker crate adapts it to
+//! Workers APIs (routing, D1, fetch, SubtleCrypto). Keep `worker` out of here.
+
+pub mod auth;
+pub mod error;
