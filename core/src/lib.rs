@@ -4,4 +4,9 @@
 //! Workers APIs (routing, D1, fetch, SubtleCrypto). Keep `worker` out of here.
 
 pub mod auth;
+pub mod body;
+pub mod cors;
 pub mod error;
+pub mod log;
+pub mod openapi;
+pub mod routes;

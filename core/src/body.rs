@@ -1,0 +1,181 @@
+//! Request bodies: media type, size and JSON parsing, checked at the boundary.
+//!
+//! Syntax errors are 400 (the client sent something that is not JSON); JSON
+//! that parses but does not fit the expected shape is 422 naming the field by
+//! its path, so a form can put the message next to the right input.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest JSON body any endpoint accepts. API bodies are small objects;
+/// bulk data arrives through its own routes with their own limits.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// What the request's headers say about its body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyHeaders<'a> {
+    pub content_type: Option<&'a str>,
+    pub content_length: Option<u64>,
+    /// `Transfer-Encoding` present: a body of unknown length follows.
+    pub chunked: bool,
+}
+
+impl BodyHeaders<'_> {
+    pub fn has_body(&self) -> bool {
+        self.chunked || self.content_length.is_some_and(|n| n > 0)
+    }
+}
+
+/// Rejects, before the body is read, what its headers already show is wrong:
+/// too large (413) or not JSON (415).
+pub fn check_json_headers(headers: &BodyHeaders<'_>, limit: usize) -> Result<(), ApiError> {
+    if !headers.has_body() {
+        return Ok(());
+    }
+    if headers.content_length.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    }
+    if !headers.content_type.is_some_and(is_json) {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        });
+    }
+    Ok(())
+}
+
+/// `application/json`, or any `+json` structured suffix, with parameters.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body into `T`, enforcing `limit` on the bytes actually read
+/// (a chunked body has no Content-Length to check up front).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiError> {
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("request body is empty; a JSON object is expected"));
+    }
+    // Syntax first, so trailing garbage is a 400 even when the prefix would
+    // also fail the shape check; then the shape, with the failing path.
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_json(&e))?;
+    serde_path_to_error::deserialize(json).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { field_from_message(err.inner()) } else { path };
+        ApiError::unprocessable(field, strip_position(&err.inner().to_string()))
+    })
+}
+
+fn not_json(err: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(format!("request body is not valid JSON: {err}"))
+}
+
+/// serde reports a missing field at the parent's path; its name is only in
+/// the message ("missing field `name`").
+fn field_from_message(err: &serde_json::Error) -> String {
+    let msg = err.to_string();
+    msg.split('`').nth(1).map(str::to_owned).unwrap_or_else(|| ".".into())
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        settings: Settings,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Settings {
+        frequency_minutes: u32,
+    }
+
+    fn headers(ct: Option<&str>, len: u64) -> BodyHeaders<'_> {
+        BodyHeaders {
+            content_type: ct,
+            content_length: Some(len),
+            chunked: false,
+        }
+    }
+
+    #[test]
+    fn oversized_body_is_413_before_reading() {
+        let err = check_json_headers(&headers(Some("application/json"), 2_000_000), JSON_BODY_LIMIT);
+        assert_eq!(err.unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn non_json_body_is_415() {
+        for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+            let err = check_json_headers(&headers(ct, 10), JSON_BODY_LIMIT).unwrap_err();
+            assert_eq!(err.status(), 415, "{ct:?}");
+        }
+    }
+
+    #[test]
+    fn json_variants_are_accepted() {
+        for ct in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
+            assert!(check_json_headers(&headers(Some(ct), 10), JSON_BODY_LIMIT).is_ok(), "{ct}");
+        }
+        // No body, no media type needed.
+        assert!(check_json_headers(&headers(None, 0), JSON_BODY_LIMIT).is_ok());
+    }
+
+    #[test]
+    fn malformed_json_is_400() {
+        let err = parse_json::<Input>(b"{\"name\": ", JSON_BODY_LIMIT).unwrap_err();
+        assert_eq!(err.status(), 400);
+        let err = parse_json::<Input>(b"{} trailing", JSON_BODY_LIMIT).unwrap_err();
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn wrong_type_is_422_naming_the_nested_field() {
+        let body = br#"{"name": "x", "settings": {"frequency_minutes": "often"}}"#;
+        let err = parse_json::<Input>(body, JSON_BODY_LIMIT).unwrap_err();
+        assert_eq!(err.status(), 422);
+        let problem = err.to_problem("/", "r");
+        assert_eq!(problem.field.as_deref(), Some("settings.frequency_minutes"));
+    }
+
+    #[test]
+    fn missing_field_is_422_naming_it() {
+        let err = parse_json::<Input>(br#"{"settings": {"frequency_minutes": 5}}"#, JSON_BODY_LIMIT)
+            .unwrap_err();
+        assert_eq!(err.to_problem("/", "r").field.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn unknown_field_is_422() {
+        let body = br#"{"name": "x", "settings": {"frequency_minutes": 5}, "admin": true}"#;
+        let err = parse_json::<Input>(body, JSON_BODY_LIMIT).unwrap_err();
+        assert_eq!(err.status(), 422);
+    }
+
+    #[test]
+    fn body_larger_than_limit_is_413_after_reading() {
+        assert_eq!(parse_json::<Input>(&[b' '; 11], 10).unwrap_err().status(), 413);
+    }
+}
