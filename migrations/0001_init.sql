@@ -1,0 +1,107 @@
+-- 0001: the ledger of connections, what they fetched and what it emitted.
+-- Timestamps are ISO-8601 UTC text ('2026-11-22T10:00:00Z'); ids are
+-- prefixed random strings made by the Worker; user_id is Clerk's `sub`.
+
+-- A user's connection to one provider of the integration catalog.
+CREATE TABLE datasources (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    display_name TEXT NOT NULL CHECK (length(display_name) BETWEEN 1 AND 200),
+    auth_type TEXT NOT NULL CHECK (auth_type IN
+        ('oauth2', 'api_key', 'basic', 'file_upload', 'manual', 'webhook', 'local_network')),
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+        ('pending', 'active', 'error', 'reauth_required', 'disabled')),
+    last_error TEXT,
+    settings TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(settings)),
+    sync_frequency_minutes INTEGER NOT NULL DEFAULT 1440 CHECK (sync_frequency_minutes >= 15),
+    enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    -- Encrypted credential envelope; NULL once destroyed on disconnect.
+    credentials BLOB,
+    -- Bumped on every credential write: refreshes compare-and-swap on it.
+    credentials_version INTEGER NOT NULL DEFAULT 0,
+    credential_hint TEXT,
+    token_expires_at TEXT,
+    last_synced_at TEXT,
+    next_sync_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE INDEX datasources_by_user ON datasources (user_id, created_at, id);
+CREATE INDEX datasources_due ON datasources (next_sync_at)
+    WHERE enabled = 1 AND deleted_at IS NULL;
+
+-- One attempt to pull data from a datasource (manual, scheduled or webhook).
+-- Kept after the datasource is deleted, for audit.
+CREATE TABLE sync_logs (
+    id TEXT PRIMARY KEY,
+    datasource_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'scheduled', 'webhook', 'upload')),
+    status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    records_fetched INTEGER NOT NULL DEFAULT 0,
+    records_written INTEGER NOT NULL DEFAULT 0,
+    -- Provider cursor reached by this run, where the next run resumes.
+    cursor TEXT,
+    error TEXT
+);
+CREATE INDEX sync_logs_by_datasource ON sync_logs (datasource_id, started_at);
+
+-- Normalised activity data (kWh, litres, GBP, tokens...) from any source.
+-- The natural key makes re-fetching a period an update, never a duplicate.
+CREATE TABLE activity_data (
+    id TEXT PRIMARY KEY,
+    datasource_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    activity_type TEXT NOT NULL,
+    -- Meter, site, account or other source-side identifier ('' when none).
+    source_ref TEXT NOT NULL DEFAULT '',
+    period_start TEXT NOT NULL,
+    period_end TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    unit TEXT NOT NULL,
+    -- Region for grid intensity (e.g. a DNO region), when known.
+    region TEXT,
+    -- Renewable-tariff evidence for market-based Scope 2, when known.
+    tariff TEXT,
+    sync_log_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (datasource_id, activity_type, source_ref, period_start, period_end)
+);
+CREATE INDEX activity_data_by_user_period ON activity_data (user_id, period_start);
+
+-- Emissions calculated from activity data, with the provenance to reproduce them.
+CREATE TABLE emissions (
+    id TEXT PRIMARY KEY,
+    activity_id TEXT NOT NULL REFERENCES activity_data (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    scope INTEGER NOT NULL CHECK (scope IN (1, 2, 3)),
+    -- Scope 2 is reported both ways (GHG Protocol Scope 2 Guidance).
+    method TEXT NOT NULL CHECK (method IN ('location', 'market', 'none')),
+    kg_co2e REAL NOT NULL,
+    factor_source TEXT NOT NULL,
+    factor_edition TEXT NOT NULL,
+    factor_id TEXT NOT NULL,
+    factor_value REAL NOT NULL,
+    factor_unit TEXT NOT NULL,
+    calculated_at TEXT NOT NULL,
+    UNIQUE (activity_id, method)
+);
+CREATE INDEX emissions_by_user ON emissions (user_id, scope);
+
+-- Who did what to which connection, including every credential decryption.
+CREATE TABLE audit_log (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    datasource_id TEXT,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    request_id TEXT,
+    detail TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_user ON audit_log (user_id, created_at);

@@ -1,0 +1,170 @@
+//! The request pipeline: request id, CORS, routing (404/405), body checks,
+//! authentication, dispatch, one problem shape for every failure, and one
+//! structured log line per request.
+
+use carbon_core::auth::Session;
+use carbon_core::body::{self, BodyHeaders};
+use carbon_core::cors::CorsPolicy;
+use carbon_core::error::ApiError;
+use carbon_core::log::{level_for, RequestLog};
+use carbon_core::routes::{self, Access, Route, RouteId, RouteMatch};
+use chrono::{DateTime, Utc};
+use worker::{Env, Request, Response};
+
+use crate::http::Reply;
+use crate::{auth, config, handlers};
+
+/// Wall-clock time. In Workers it advances only across I/O, which is what a
+/// token-expiry check needs.
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
+/// 128 random bits, hex: unique enough to find one request in the logs.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return format!("t{}", js_sys::Date::now() as u64);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the log line needs to know about how the request went.
+#[derive(Default)]
+struct Outcome {
+    route: Option<&'static str>,
+    user_id: Option<String>,
+    preflight: bool,
+}
+
+pub async fn handle(req: Request, env: Env) -> Response {
+    let started = js_sys::Date::now();
+    let request_id = new_request_id();
+    let method = req.method().to_string();
+    let path = req.path();
+    let origin = req.headers().get("Origin").ok().flatten();
+    let mut outcome = Outcome::default();
+
+    let cors = config::cors_policy(&env);
+    let result = match &cors {
+        Ok(cors) => dispatch(req, &env, cors, &method, &path, origin.as_deref(), &mut outcome).await,
+        Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
+    };
+    let mut internal_cause = None;
+    let reply = result.unwrap_or_else(|err| {
+        if let ApiError::Internal { cause } = &err {
+            internal_cause = Some(cause.clone());
+        }
+        Reply::problem(&err, &path, &request_id)
+    });
+
+    let mut extra = vec![("X-Request-Id", request_id.clone())];
+    if let (Ok(cors), false) = (&cors, outcome.preflight) {
+        extra.extend(cors.response_headers(origin.as_deref()));
+    }
+    let line = RequestLog {
+        level: level_for(reply.status),
+        msg: "request",
+        request_id: &request_id,
+        method: &method,
+        route: outcome.route.unwrap_or("unmatched"),
+        status: reply.status,
+        duration_ms: (js_sys::Date::now() - started).max(0.0) as u64,
+        user_id: outcome.user_id.as_deref(),
+        error: internal_cause.as_deref(),
+    }
+    .to_line();
+    if reply.status >= 500 {
+        worker::console_error!("{line}");
+    } else {
+        worker::console_log!("{line}");
+    }
+    reply.into_response(&extra, method == "HEAD")
+}
+
+async fn dispatch(
+    req: Request,
+    env: &Env,
+    cors: &CorsPolicy,
+    method: &str,
+    path: &str,
+    origin: Option<&str>,
+    outcome: &mut Outcome,
+) -> Result<Reply, ApiError> {
+    if method == "OPTIONS" {
+        outcome.preflight = true;
+        return options(&req, cors, path, origin, outcome);
+    }
+    let (route, _params) = match routes::resolve(method, path) {
+        RouteMatch::Found(route, params) => (route, params),
+        RouteMatch::MethodNotAllowed(allow) => {
+            outcome.route = routes::best_pattern(path);
+            return Err(ApiError::MethodNotAllowed { allow });
+        }
+        RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),
+    };
+    outcome.route = Some(route.path);
+    check_body_headers(&req)?;
+    let session = match route.access {
+        Access::Public => None,
+        Access::User => {
+            let session = auth::authenticate(&req, env).await?;
+            outcome.user_id = Some(session.user_id.clone());
+            Some(session)
+        }
+    };
+    call(route, env, session.as_ref()).await
+}
+
+async fn call(route: &Route, env: &Env, session: Option<&Session>) -> Result<Reply, ApiError> {
+    let user = || session.ok_or_else(|| ApiError::internal("route needs a session"));
+    match route.id {
+        RouteId::Health => handlers::health::get(env).await,
+        RouteId::OpenApi => Ok(handlers::openapi::get()),
+        RouteId::Me => handlers::me::get(user()?),
+    }
+}
+
+/// Every body this API accepts is JSON within [`body::JSON_BODY_LIMIT`]; what
+/// the headers already show is wrong is refused before anything else runs.
+fn check_body_headers(req: &Request) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let content_type = headers.get("Content-Type").ok().flatten();
+    let content_length = headers
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let chunked = headers.has("Transfer-Encoding").unwrap_or(false);
+    body::check_json_headers(
+        &BodyHeaders {
+            content_type: content_type.as_deref(),
+            content_length,
+            chunked,
+        },
+        body::JSON_BODY_LIMIT,
+    )
+}
+
+/// OPTIONS: a CORS preflight when the browser sent one, otherwise a plain
+/// answer listing the path's methods.
+fn options(
+    req: &Request,
+    cors: &CorsPolicy,
+    path: &str,
+    origin: Option<&str>,
+    outcome: &mut Outcome,
+) -> Result<Reply, ApiError> {
+    let pattern = routes::best_pattern(path).ok_or_else(|| ApiError::not_found(format!("no route for {path}")))?;
+    outcome.route = Some(pattern);
+    let methods = routes::allowed_methods(pattern);
+    let requested = req.headers().get("Access-Control-Request-Method").ok().flatten();
+    let (Some(origin), Some(requested)) = (origin, requested) else {
+        return Ok(Reply::empty(204, vec![("Allow", methods.join(", "))]));
+    };
+    let requested_headers = req.headers().get("Access-Control-Request-Headers").ok().flatten();
+    let headers = cors
+        .preflight_headers(origin, &requested, requested_headers.as_deref(), &methods)
+        .unwrap_or_else(|| vec![("Vary", "Origin".to_owned())]);
+    Ok(Reply::empty(204, headers))
+}

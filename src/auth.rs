@@ -1,0 +1,82 @@
+//! Authenticating a request: the token from the request, keys cached per
+//! isolate, the JWKS fetched with the Workers `fetch`. The checks themselves
+//! live in `carbon_core::auth`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use carbon_core::auth::{self, AuthError, JwksCache, JwksFetcher, KeySource, Session, VerifyingKey};
+use carbon_core::error::ApiError;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::config::{self, KeyConfig};
+
+thread_local! {
+    /// Verifying keys for this isolate, rebuilt only if the configuration
+    /// changes. Keeps the JWKS cache warm across requests.
+    static KEYS: RefCell<Option<(KeyConfig, Rc<KeySource>)>> = const { RefCell::new(None) };
+}
+
+/// The bearer token, from `Authorization: Bearer` or else Clerk's `__session`
+/// cookie (same-site requests from the frontend send the cookie).
+pub fn token_from(headers: &Headers) -> Option<String> {
+    if let Ok(Some(value)) = headers.get("Authorization") {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+            .filter(|t| !t.is_empty());
+    }
+    let cookies = headers.get("Cookie").ok().flatten()?;
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "__session")
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError> {
+    let token = token_from(req.headers()).ok_or(AuthError::Missing)?;
+    let (auth_config, key_config) = config::auth_config(env).map_err(ApiError::internal)?;
+    let source = key_source(&key_config)?;
+    let fetcher = WorkerJwks(match &key_config {
+        KeyConfig::JwksUrl(url) => url.clone(),
+        KeyConfig::Pem(_) => String::new(),
+    });
+    let now = crate::app::now();
+    Ok(auth::verify(&token, &auth_config, &source, &fetcher, now).await?)
+}
+
+fn key_source(config: &KeyConfig) -> Result<Rc<KeySource>, ApiError> {
+    if let Some(source) = KEYS.with_borrow(|k| k.as_ref().filter(|(c, _)| c == config).map(|(_, s)| s.clone())) {
+        return Ok(source);
+    }
+    let source = Rc::new(match config {
+        KeyConfig::Pem(pem) => KeySource::Pem(
+            VerifyingKey::from_pem(pem).map_err(|e| ApiError::internal(e.to_string()))?,
+        ),
+        KeyConfig::JwksUrl(_) => KeySource::Jwks(RefCell::new(JwksCache::default())),
+    });
+    KEYS.set(Some((config.clone(), source.clone())));
+    Ok(source)
+}
+
+struct WorkerJwks(String);
+
+impl JwksFetcher for WorkerJwks {
+    async fn fetch_jwks(&self) -> Result<String, String> {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get);
+        let request = Request::new_with_init(&self.0, &init).map_err(|e| e.to_string())?;
+        let _ = request.headers().set("Accept", "application/json");
+        let mut response = Fetch::Request(request)
+            .send()
+            .await
+            .map_err(|e| format!("fetching JWKS: {e}"))?;
+        if response.status_code() != 200 {
+            return Err(format!("JWKS endpoint answered {}", response.status_code()));
+        }
+        response.text().await.map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,5 @@
+//! One function per route: extract, make one call, map the result.
+
+pub mod health;
+pub mod me;
+pub mod openapi;
