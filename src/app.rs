@@ -47,7 +47,18 @@ pub async fn handle(req: Request, env: Env) -> Response {
 
     let cors = config::cors_policy(&env);
     let result = match &cors {
-        Ok(cors) => dispatch(req, &env, cors, &method, &path, origin.as_deref(), &mut outcome).await,
+        Ok(cors) => {
+            dispatch(
+                req,
+                &env,
+                cors,
+                &method,
+                &path,
+                origin.as_deref(),
+                &mut outcome,
+            )
+            .await
+        }
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
     };
     let mut internal_cause = None;
@@ -95,16 +106,19 @@ async fn dispatch(
         outcome.preflight = true;
         return options(&req, cors, path, origin, outcome);
     }
+    let Some(pattern) = routes::best_pattern(path) else {
+        return Err(ApiError::not_found(format!("no route for {path}")));
+    };
+    outcome.route = Some(pattern);
+    // Bodies are checked before the method: whatever a known path is sent,
+    // it accepts JSON within the limit only, and what the headers already
+    // show is wrong is refused before any other work.
+    check_body_headers(&req)?;
     let (route, _params) = match routes::resolve(method, path) {
         RouteMatch::Found(route, params) => (route, params),
-        RouteMatch::MethodNotAllowed(allow) => {
-            outcome.route = routes::best_pattern(path);
-            return Err(ApiError::MethodNotAllowed { allow });
-        }
+        RouteMatch::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),
     };
-    outcome.route = Some(route.path);
-    check_body_headers(&req)?;
     let session = match route.access {
         Access::Public => None,
         Access::User => {
@@ -155,14 +169,23 @@ fn options(
     origin: Option<&str>,
     outcome: &mut Outcome,
 ) -> Result<Reply, ApiError> {
-    let pattern = routes::best_pattern(path).ok_or_else(|| ApiError::not_found(format!("no route for {path}")))?;
+    let pattern = routes::best_pattern(path)
+        .ok_or_else(|| ApiError::not_found(format!("no route for {path}")))?;
     outcome.route = Some(pattern);
     let methods = routes::allowed_methods(pattern);
-    let requested = req.headers().get("Access-Control-Request-Method").ok().flatten();
+    let requested = req
+        .headers()
+        .get("Access-Control-Request-Method")
+        .ok()
+        .flatten();
     let (Some(origin), Some(requested)) = (origin, requested) else {
         return Ok(Reply::empty(204, vec![("Allow", methods.join(", "))]));
     };
-    let requested_headers = req.headers().get("Access-Control-Request-Headers").ok().flatten();
+    let requested_headers = req
+        .headers()
+        .get("Access-Control-Request-Headers")
+        .ok()
+        .flatten();
     let headers = cors
         .preflight_headers(origin, &requested, requested_headers.as_deref(), &methods)
         .unwrap_or_else(|| vec![("Vary", "Origin".to_owned())]);

@@ -5,7 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use carbon_core::auth::{self, AuthError, JwksCache, JwksFetcher, KeySource, Session, VerifyingKey};
+use carbon_core::auth::{
+    self, AuthError, JwksCache, JwksFetcher, KeySource, Session, VerifyingKey,
+};
 use carbon_core::error::ApiError;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -49,7 +51,11 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError>
 }
 
 fn key_source(config: &KeyConfig) -> Result<Rc<KeySource>, ApiError> {
-    if let Some(source) = KEYS.with_borrow(|k| k.as_ref().filter(|(c, _)| c == config).map(|(_, s)| s.clone())) {
+    if let Some(source) = KEYS.with_borrow(|k| {
+        k.as_ref()
+            .filter(|(c, _)| c == config)
+            .map(|(_, s)| s.clone())
+    }) {
         return Ok(source);
     }
     let source = Rc::new(match config {

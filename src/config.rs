@@ -36,7 +36,10 @@ pub fn auth_config(env: &Env) -> Result<(AuthConfig, KeyConfig), String> {
                 .collect()
         })
         .unwrap_or_default();
-    let keys = match (env_string(env, "CLERK_JWT_KEY"), env_string(env, "CLERK_JWKS_URL")) {
+    let keys = match (
+        env_string(env, "CLERK_JWT_KEY"),
+        env_string(env, "CLERK_JWKS_URL"),
+    ) {
         (Some(pem), _) => KeyConfig::Pem(pem),
         (None, Some(url)) => KeyConfig::JwksUrl(url),
         (None, None) => return Err("neither CLERK_JWT_KEY nor CLERK_JWKS_URL is set".into()),

@@ -14,7 +14,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Self, ApiError> {
-        let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("serialising response: {e}")))?;
+        let body = serde_json::to_vec(value)
+            .map_err(|e| ApiError::internal(format!("serialising response: {e}")))?;
         Ok(Reply {
             status,
             body,

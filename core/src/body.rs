@@ -63,14 +63,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, 
         return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("request body is empty; a JSON object is expected"));
+        return Err(ApiError::bad_request(
+            "request body is empty; a JSON object is expected",
+        ));
     }
     // Syntax first, so trailing garbage is a 400 even when the prefix would
     // also fail the shape check; then the shape, with the failing path.
     let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_json(&e))?;
     serde_path_to_error::deserialize(json).map_err(|err| {
         let path = err.path().to_string();
-        let field = if path == "." { field_from_message(err.inner()) } else { path };
+        let field = if path == "." {
+            field_from_message(err.inner())
+        } else {
+            path
+        };
         ApiError::unprocessable(field, strip_position(&err.inner().to_string()))
     })
 }
@@ -83,7 +89,10 @@ fn not_json(err: &serde_json::Error) -> ApiError {
 /// the message ("missing field `name`").
 fn field_from_message(err: &serde_json::Error) -> String {
     let msg = err.to_string();
-    msg.split('`').nth(1).map(str::to_owned).unwrap_or_else(|| ".".into())
+    msg.split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_else(|| ".".into())
 }
 
 fn strip_position(msg: &str) -> String {
@@ -122,13 +131,20 @@ mod tests {
 
     #[test]
     fn oversized_body_is_413_before_reading() {
-        let err = check_json_headers(&headers(Some("application/json"), 2_000_000), JSON_BODY_LIMIT);
+        let err = check_json_headers(
+            &headers(Some("application/json"), 2_000_000),
+            JSON_BODY_LIMIT,
+        );
         assert_eq!(err.unwrap_err().status(), 413);
     }
 
     #[test]
     fn non_json_body_is_415() {
-        for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        for ct in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
             let err = check_json_headers(&headers(ct, 10), JSON_BODY_LIMIT).unwrap_err();
             assert_eq!(err.status(), 415, "{ct:?}");
         }
@@ -136,8 +152,15 @@ mod tests {
 
     #[test]
     fn json_variants_are_accepted() {
-        for ct in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
-            assert!(check_json_headers(&headers(Some(ct), 10), JSON_BODY_LIMIT).is_ok(), "{ct}");
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(
+                check_json_headers(&headers(Some(ct), 10), JSON_BODY_LIMIT).is_ok(),
+                "{ct}"
+            );
         }
         // No body, no media type needed.
         assert!(check_json_headers(&headers(None, 0), JSON_BODY_LIMIT).is_ok());
@@ -162,8 +185,11 @@ mod tests {
 
     #[test]
     fn missing_field_is_422_naming_it() {
-        let err = parse_json::<Input>(br#"{"settings": {"frequency_minutes": 5}}"#, JSON_BODY_LIMIT)
-            .unwrap_err();
+        let err = parse_json::<Input>(
+            br#"{"settings": {"frequency_minutes": 5}}"#,
+            JSON_BODY_LIMIT,
+        )
+        .unwrap_err();
         assert_eq!(err.to_problem("/", "r").field.as_deref(), Some("name"));
     }
 
@@ -176,6 +202,9 @@ mod tests {
 
     #[test]
     fn body_larger_than_limit_is_413_after_reading() {
-        assert_eq!(parse_json::<Input>(&[b' '; 11], 10).unwrap_err().status(), 413);
+        assert_eq!(
+            parse_json::<Input>(&[b' '; 11], 10).unwrap_err().status(),
+            413
+        );
     }
 }

@@ -89,7 +89,10 @@ impl CorsPolicy {
             headers.push(("Access-Control-Allow-Headers", requested.join(", ")));
         }
         headers.push(("Access-Control-Max-Age", PREFLIGHT_MAX_AGE.to_owned()));
-        headers.push(("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers".to_owned()));
+        headers.push((
+            "Vary",
+            "Access-Control-Request-Method, Access-Control-Request-Headers".to_owned(),
+        ));
         Some(headers)
     }
 }
@@ -113,14 +116,23 @@ mod tests {
     }
 
     fn get<'a>(headers: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
-        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn allowed_origin_is_echoed_with_credentials() {
         let headers = policy().response_headers(Some("https://app.example.test"));
-        assert_eq!(get(&headers, "Access-Control-Allow-Origin"), Some("https://app.example.test"));
-        assert_eq!(get(&headers, "Access-Control-Allow-Credentials"), Some("true"));
+        assert_eq!(
+            get(&headers, "Access-Control-Allow-Origin"),
+            Some("https://app.example.test")
+        );
+        assert_eq!(
+            get(&headers, "Access-Control-Allow-Credentials"),
+            Some("true")
+        );
         assert_eq!(get(&headers, "Vary"), Some("Origin"));
     }
 
@@ -135,7 +147,10 @@ mod tests {
         assert!(CorsPolicy::parse("*").is_err());
         assert!(CorsPolicy::parse("https://a.test/app").is_err());
         assert!(CorsPolicy::parse("a.test").is_err());
-        assert_eq!(CorsPolicy::parse("").unwrap(), CorsPolicy { origins: vec![] });
+        assert_eq!(
+            CorsPolicy::parse("").unwrap(),
+            CorsPolicy { origins: vec![] }
+        );
     }
 
     #[test]
@@ -148,8 +163,14 @@ mod tests {
                 &["GET", "HEAD", "OPTIONS"],
             )
             .unwrap();
-        assert_eq!(get(&headers, "Access-Control-Allow-Methods"), Some("GET, HEAD, OPTIONS"));
-        assert_eq!(get(&headers, "Access-Control-Allow-Headers"), Some("authorization, content-type"));
+        assert_eq!(
+            get(&headers, "Access-Control-Allow-Methods"),
+            Some("GET, HEAD, OPTIONS")
+        );
+        assert_eq!(
+            get(&headers, "Access-Control-Allow-Headers"),
+            Some("authorization, content-type")
+        );
         assert_eq!(get(&headers, "Access-Control-Max-Age"), Some("600"));
     }
 
@@ -157,8 +178,14 @@ mod tests {
     fn preflight_refuses_unlisted_method_header_or_origin() {
         let p = policy();
         let methods = ["GET", "OPTIONS"];
-        assert!(p.preflight_headers("http://localhost:4321", "DELETE", None, &methods).is_none());
-        assert!(p.preflight_headers("http://localhost:4321", "GET", Some("x-evil"), &methods).is_none());
-        assert!(p.preflight_headers("http://localhost:9999", "GET", None, &methods).is_none());
+        assert!(p
+            .preflight_headers("http://localhost:4321", "DELETE", None, &methods)
+            .is_none());
+        assert!(p
+            .preflight_headers("http://localhost:4321", "GET", Some("x-evil"), &methods)
+            .is_none());
+        assert!(p
+            .preflight_headers("http://localhost:9999", "GET", None, &methods)
+            .is_none());
     }
 }

@@ -172,7 +172,10 @@ impl ApiError {
         let (field, errors) = match self {
             ApiError::BadRequest { field, .. } => (field.clone(), Vec::new()),
             ApiError::Unprocessable { errors } => (
-                errors.first().map(|e| e.field.clone()).filter(|_| errors.len() == 1),
+                errors
+                    .first()
+                    .map(|e| e.field.clone())
+                    .filter(|_| errors.len() == 1),
                 errors.clone(),
             ),
             _ => (None, Vec::new()),

@@ -24,7 +24,8 @@ pub struct RequestLog<'a> {
 
 impl RequestLog<'_> {
     pub fn to_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| r#"{"level":"error","msg":"log serialisation failed"}"#.into())
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"level":"error","msg":"log serialisation failed"}"#.into())
     }
 }
 

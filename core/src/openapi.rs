@@ -23,8 +23,18 @@ mod tests {
         let doc = doc();
         for route in ROUTES {
             let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
-            assert!(op.is_object(), "{} {} is missing from openapi.json", route.method, route.path);
-            assert!(op["responses"].is_object(), "{} {} has no responses", route.method, route.path);
+            assert!(
+                op.is_object(),
+                "{} {} is missing from openapi.json",
+                route.method,
+                route.path
+            );
+            assert!(
+                op["responses"].is_object(),
+                "{} {} has no responses",
+                route.method,
+                route.path
+            );
         }
     }
 
@@ -36,7 +46,10 @@ mod tests {
                 let routed = ROUTES
                     .iter()
                     .any(|r| r.path == path && r.method.eq_ignore_ascii_case(method));
-                assert!(routed, "openapi.json documents {method} {path}, which no route serves");
+                assert!(
+                    routed,
+                    "openapi.json documents {method} {path}, which no route serves"
+                );
             }
         }
     }
@@ -46,8 +59,18 @@ mod tests {
         let doc = doc();
         for route in ROUTES.iter().filter(|r| r.access == Access::User) {
             let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
-            assert!(op["security"].is_array(), "{} {} lacks security", route.method, route.path);
-            assert!(op["responses"]["401"].is_object(), "{} {} lacks 401", route.method, route.path);
+            assert!(
+                op["security"].is_array(),
+                "{} {} lacks security",
+                route.method,
+                route.path
+            );
+            assert!(
+                op["responses"]["401"].is_object(),
+                "{} {} lacks 401",
+                route.method,
+                route.path
+            );
         }
     }
 
@@ -65,12 +88,17 @@ mod tests {
             ApiError::PayloadTooLarge { limit_bytes: 1 },
             ApiError::UnsupportedMediaType { expected: "" },
             ApiError::unprocessable("", ""),
-            ApiError::ServiceUnavailable { detail: String::new() },
+            ApiError::ServiceUnavailable {
+                detail: String::new(),
+            },
             ApiError::internal(""),
         ];
         for err in all {
             let uri = format!("/problems/{}", err.slug());
-            assert!(listed.as_array().unwrap().iter().any(|v| v == &uri), "{uri} not in Problem.type enum");
+            assert!(
+                listed.as_array().unwrap().iter().any(|v| v == &uri),
+                "{uri} not in Problem.type enum"
+            );
         }
     }
 }

@@ -40,7 +40,12 @@ const fn route(id: RouteId, method: &'static str, path: &'static str, access: Ac
 
 pub const ROUTES: &[Route] = &[
     route(RouteId::Health, "GET", "/api/v1/health", Access::Public),
-    route(RouteId::OpenApi, "GET", "/api/v1/openapi.json", Access::Public),
+    route(
+        RouteId::OpenApi,
+        "GET",
+        "/api/v1/openapi.json",
+        Access::Public,
+    ),
     route(RouteId::Me, "GET", "/api/v1/me", Access::User),
 ];
 
@@ -104,7 +109,10 @@ pub fn best_pattern(path: &str) -> Option<&'static str> {
         .max_by_key(|pattern| {
             let literals = pattern.split('/').filter(|s| !s.starts_with('{')).count();
             // max_by_key keeps the last maximum; negate table order to keep the first.
-            (literals, std::cmp::Reverse(ROUTES.iter().position(|r| r.path == *pattern)))
+            (
+                literals,
+                std::cmp::Reverse(ROUTES.iter().position(|r| r.path == *pattern)),
+            )
         })
 }
 
@@ -173,7 +181,9 @@ mod tests {
 
     #[test]
     fn head_is_served_by_get() {
-        assert!(matches!(resolve("HEAD", "/api/v1/me"), RouteMatch::Found(r, _) if r.id == RouteId::Me));
+        assert!(
+            matches!(resolve("HEAD", "/api/v1/me"), RouteMatch::Found(r, _) if r.id == RouteId::Me)
+        );
     }
 
     #[test]
@@ -186,7 +196,13 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found() {
-        for path in ["/", "/api/v1", "/api/v1/health/", "/api/v1/healthz", "/api/v2/health"] {
+        for path in [
+            "/",
+            "/api/v1",
+            "/api/v1/health/",
+            "/api/v1/healthz",
+            "/api/v2/health",
+        ] {
             assert_eq!(resolve("GET", path), RouteMatch::NotFound, "{path}");
         }
     }
@@ -210,7 +226,12 @@ mod tests {
     fn every_route_is_unique() {
         for (i, a) in ROUTES.iter().enumerate() {
             for b in &ROUTES[i + 1..] {
-                assert!(!(a.method == b.method && a.path == b.path), "{} {}", a.method, a.path);
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {}",
+                    a.method,
+                    a.path
+                );
             }
         }
     }

@@ -25,7 +25,10 @@ pub async fn get(env: &Env) -> Result<Reply, ApiError> {
     let (status, database, schema_version) = match schema {
         Ok(version) => (200, "ok", version),
         Err(e) => {
-            worker::console_error!("{}", serde_json::json!({"level": "error", "msg": "health: D1 unreachable", "error": e.to_string()}));
+            worker::console_error!(
+                "{}",
+                serde_json::json!({"level": "error", "msg": "health: D1 unreachable", "error": e.to_string()})
+            );
             (503, "unreachable", None)
         }
     };

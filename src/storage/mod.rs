@@ -1,7 +1,7 @@
 //! All SQL lives here, behind small functions with bound parameters;
 //! handlers never build SQL.
 
-use worker::{Env, D1Database};
+use worker::{D1Database, Env};
 
 pub const DB_BINDING: &str = "DB";
 

@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn garbage_pem_is_refused() {
-        assert!(VerifyingKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err());
+        assert!(VerifyingKey::from_pem(
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
+        )
+        .is_err());
     }
 
     #[test]
@@ -145,10 +148,9 @@ mod tests {
         enc["kid"] = "enc-1".into();
         enc["use"] = "enc".into();
         doc["keys"].as_array_mut().unwrap().push(enc);
-        doc["keys"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"kid": "ec-1", "kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}));
+        doc["keys"].as_array_mut().unwrap().push(
+            serde_json::json!({"kid": "ec-1", "kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+        );
         let keys = parse_jwks(&doc.to_string()).unwrap();
         assert_eq!(keys.keys().collect::<Vec<_>>(), vec!["sig-1"]);
     }

@@ -53,19 +53,25 @@ impl AuthError {
 impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AuthError::Missing => {
-                f.write_str("a session token is required (Authorization: Bearer or the __session cookie)")
-            }
+            AuthError::Missing => f.write_str(
+                "a session token is required (Authorization: Bearer or the __session cookie)",
+            ),
             AuthError::Malformed => f.write_str("the session token is not a well-formed JWT"),
             AuthError::UnexpectedType => f.write_str("the session token's typ header is not JWT"),
-            AuthError::UnsupportedAlgorithm => f.write_str("the session token must be signed with RS256"),
+            AuthError::UnsupportedAlgorithm => {
+                f.write_str("the session token must be signed with RS256")
+            }
             AuthError::UnknownKey => f.write_str("the session token was signed by an unknown key"),
             AuthError::InvalidSignature => f.write_str("the session token's signature is invalid"),
             AuthError::Expired => f.write_str("the session token has expired"),
             AuthError::NotYetValid => f.write_str("the session token is not valid yet"),
             AuthError::IssuedInFuture => f.write_str("the session token was issued in the future"),
-            AuthError::MissingClaim(claim) => write!(f, "the session token lacks the `{claim}` claim"),
-            AuthError::WrongIssuer => f.write_str("the session token was not issued by the trusted issuer"),
+            AuthError::MissingClaim(claim) => {
+                write!(f, "the session token lacks the `{claim}` claim")
+            }
+            AuthError::WrongIssuer => {
+                f.write_str("the session token was not issued by the trusted issuer")
+            }
             AuthError::UnauthorizedParty => {
                 f.write_str("the session token was issued for an origin that is not authorised")
             }

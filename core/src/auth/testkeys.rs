@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jwt_compact::alg::{Rsa, RsaPrivateKey, RsaPublicKey};
 use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{AlgorithmSignature, Algorithm};
+use jwt_compact::{Algorithm, AlgorithmSignature};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde_json::Value;
 
@@ -45,5 +45,10 @@ pub fn sign(header: &Value, payload: &Value, private_pem: &str) -> String {
 
 /// An unsigned token with an arbitrary signature segment.
 pub fn unsigned(header: &Value, payload: &Value, signature: &[u8]) -> String {
-    format!("{}.{}.{}", b64(header), b64(payload), URL_SAFE_NO_PAD.encode(signature))
+    format!(
+        "{}.{}.{}",
+        b64(header),
+        b64(payload),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
 }

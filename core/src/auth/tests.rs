@@ -94,13 +94,21 @@ fn valid_token_yields_user_and_session() {
 
 #[test]
 fn expired_token_is_rejected() {
-    let token = testkeys::sign(&header("k1"), &with(claims(), "exp", json!(NOW - 6)), PRIMARY_KEY);
+    let token = testkeys::sign(
+        &header("k1"),
+        &with(claims(), "exp", json!(NOW - 6)),
+        PRIMARY_KEY,
+    );
     assert_eq!(verify_pem(&token), Err(AuthError::Expired));
 }
 
 #[test]
 fn token_expired_within_skew_is_accepted() {
-    let token = testkeys::sign(&header("k1"), &with(claims(), "exp", json!(NOW - 4)), PRIMARY_KEY);
+    let token = testkeys::sign(
+        &header("k1"),
+        &with(claims(), "exp", json!(NOW - 4)),
+        PRIMARY_KEY,
+    );
     assert!(verify_pem(&token).is_ok());
 }
 
@@ -114,13 +122,21 @@ fn token_without_exp_is_rejected() {
 
 #[test]
 fn not_yet_valid_token_is_rejected() {
-    let token = testkeys::sign(&header("k1"), &with(claims(), "nbf", json!(NOW + 6)), PRIMARY_KEY);
+    let token = testkeys::sign(
+        &header("k1"),
+        &with(claims(), "nbf", json!(NOW + 6)),
+        PRIMARY_KEY,
+    );
     assert_eq!(verify_pem(&token), Err(AuthError::NotYetValid));
 }
 
 #[test]
 fn token_issued_in_the_future_is_rejected() {
-    let token = testkeys::sign(&header("k1"), &with(claims(), "iat", json!(NOW + 30)), PRIMARY_KEY);
+    let token = testkeys::sign(
+        &header("k1"),
+        &with(claims(), "iat", json!(NOW + 30)),
+        PRIMARY_KEY,
+    );
     assert_eq!(verify_pem(&token), Err(AuthError::IssuedInFuture));
 }
 
@@ -152,7 +168,11 @@ fn azp_is_not_checked_without_configured_parties() {
 
 #[test]
 fn missing_subject_is_rejected() {
-    let token = testkeys::sign(&header("k1"), &with(claims(), "sub", json!("")), PRIMARY_KEY);
+    let token = testkeys::sign(
+        &header("k1"),
+        &with(claims(), "sub", json!("")),
+        PRIMARY_KEY,
+    );
     assert_eq!(verify_pem(&token), Err(AuthError::MissingClaim("sub")));
 }
 
@@ -182,7 +202,11 @@ fn hs256_signed_with_the_public_key_is_rejected() {
 #[test]
 fn tampered_payload_is_rejected() {
     let token = testkeys::sign(&header("k1"), &claims(), PRIMARY_KEY);
-    let forged = testkeys::unsigned(&header("k1"), &with(claims(), "sub", json!("user_admin")), b"");
+    let forged = testkeys::unsigned(
+        &header("k1"),
+        &with(claims(), "sub", json!("user_admin")),
+        b"",
+    );
     let forged_payload = forged.split('.').nth(1).unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
@@ -191,8 +215,19 @@ fn tampered_payload_is_rejected() {
 
 #[test]
 fn malformed_tokens_are_rejected() {
-    for token in ["", "abc", "a.b", "a.b.c", "!!!.???.***", "eyJhbGciOiJSUzI1NiJ9..."] {
-        assert_eq!(verify_pem(token), Err(AuthError::Malformed), "token {token:?}");
+    for token in [
+        "",
+        "abc",
+        "a.b",
+        "a.b.c",
+        "!!!.???.***",
+        "eyJhbGciOiJSUzI1NiJ9...",
+    ] {
+        assert_eq!(
+            verify_pem(token),
+            Err(AuthError::Malformed),
+            "token {token:?}"
+        );
     }
 }
 
@@ -254,13 +289,20 @@ fn unreachable_jwks_with_empty_cache_is_keys_unavailable() {
     *fetcher.body.borrow_mut() = Err("connection refused".into());
     let token = testkeys::sign(&header("ins_1"), &claims(), PRIMARY_KEY);
     let result = block_on(verify(&token, &config(), &jwks_source(), &fetcher, now()));
-    assert!(matches!(result, Err(AuthError::KeysUnavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(AuthError::KeysUnavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
 fn jwks_token_without_kid_is_unknown_key() {
     let fetcher = FakeJwks::serving(&[("ins_1", PRIMARY_PUB)]);
-    let token = testkeys::sign(&json!({"alg": "RS256", "typ": "JWT"}), &claims(), PRIMARY_KEY);
+    let token = testkeys::sign(
+        &json!({"alg": "RS256", "typ": "JWT"}),
+        &claims(),
+        PRIMARY_KEY,
+    );
     let result = block_on(verify(&token, &config(), &jwks_source(), &fetcher, now()));
     assert_eq!(result, Err(AuthError::UnknownKey));
 }

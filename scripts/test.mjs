@@ -1,0 +1,21 @@
+// `npm test`: the same set-up as `npm run dev`, then lint, the native unit
+// tests (cargo test) and the black-box suite against the built Worker in
+// workerd (tests/*.test.mjs, on Node 22 for node:sqlite).
+
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { setup } from './setup.mjs';
+import { BIN, ROOT, log, projectEnv, run } from './lib/toolchain.mjs';
+
+setup();
+log('cargo fmt --check');
+run('cargo', ['fmt', '--all', '--check']);
+log('cargo clippy');
+run('cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']);
+log('cargo test (native unit tests)');
+run('cargo', ['test', '--workspace']);
+log('black-box tests (workerd)');
+const files = readdirSync(path.join(ROOT, 'tests'))
+  .filter((f) => f.endsWith('.test.mjs'))
+  .map((f) => path.join('tests', f));
+run(path.join(BIN, 'node'), ['--test', '--test-reporter=spec', ...files], { env: projectEnv() });

@@ -1,0 +1,92 @@
+// Starts the built Worker under `wrangler dev` (workerd) with a fresh local
+// D1 migrated from migrations/, and captures everything it logs.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BIN, ROOT, projectEnv } from '../../scripts/lib/toolchain.mjs';
+import { envLine } from '../../scripts/lib/devvars.mjs';
+
+const WRANGLER = path.join(BIN, 'wrangler');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * @param {object} opts
+ * @param {Record<string,string>|null} opts.vars  env for the Worker (an env
+ *   file replacing .dev.vars); null uses the developer's .dev.vars as
+ *   `npm run dev` does.
+ */
+export async function startWorker({ vars = null } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'carbon-worker-'));
+  const env = projectEnv();
+  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+  });
+  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+
+  const port = await freePort();
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
+    '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
+  if (vars) {
+    const envFile = path.join(dir, 'test.env');
+    writeFileSync(envFile, Object.entries(vars).map(([k, v]) => envLine(k, v)).join('\n') + '\n');
+    args.push('--env-file', envFile);
+  }
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const output = [];
+  child.stdout.on('data', (d) => output.push(d.toString()));
+  child.stderr.on('data', (d) => output.push(d.toString()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output.join('')}`);
+    try {
+      const res = await fetch(`${url}/api/v1/health`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`worker did not start:\n${output.join('')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  return {
+    url,
+    persistDir: dir,
+    /** Everything wrangler and the Worker printed so far. */
+    logs: () => output.join(''),
+    /** The Worker's own JSON log lines. */
+    logLines: () =>
+      output
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l)),
+    fetch: (p, init) => fetch(`${url}${p}`, init),
+    async stop() {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
