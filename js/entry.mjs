@@ -1,21 +1,31 @@
 // The Worker's entry point: the Rust Worker built by worker-build, wrapped so
-// that a panic (which aborts the wasm instance and rejects the call) still
-// answers with the API's one error shape: an opaque RFC 9457 problem.
-// worker-build's shim reinitialises the instance on the next request.
+// that a panic still answers with the API's one error shape, an opaque
+// RFC 9457 problem, instead of the runtime's plain-text 500.
+//
+// A panic aborts the wasm instance: the promise of every request in flight
+// would never settle. The Rust panic hook (src/lib.rs) calls
+// globalThis.__carbonOnPanic, which fails those requests at once; worker-build's
+// module reinitialises the instance on the next request.
 
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import RustWorker from '../build/index.js';
 
+const inFlight = new Set();
+globalThis.__carbonOnPanic = () => {
+  for (const fail of inFlight) fail(new Error('worker panicked'));
+  inFlight.clear();
+};
+
 function panicResponse(request) {
   const requestId = crypto.randomUUID().replaceAll('-', '');
-  const path = new URL(request.url).pathname;
-  console.error(JSON.stringify({ level: 'error', msg: 'request', request_id: requestId, status: 500, error: 'worker panicked' }));
+  const instance = new URL(request.url).pathname;
+  console.error(JSON.stringify({ level: 'error', msg: 'request', request_id: requestId, method: request.method, status: 500, error: 'worker panicked' }));
   const body = {
     type: '/problems/internal-error',
     title: 'Internal server error',
     status: 500,
     detail: 'an unexpected error occurred; quote the request id when reporting it',
-    instance: path,
+    instance,
     request_id: requestId,
   };
   return new Response(JSON.stringify(body), {
@@ -26,10 +36,17 @@ function panicResponse(request) {
 
 export default class extends WorkerEntrypoint {
   async fetch(request) {
+    let fail;
+    const panicked = new Promise((_, reject) => {
+      fail = reject;
+    });
+    inFlight.add(fail);
     try {
-      return await new RustWorker(this.ctx, this.env).fetch(request);
+      return await Promise.race([new RustWorker(this.ctx, this.env).fetch(request), panicked]);
     } catch {
       return panicResponse(request);
+    } finally {
+      inFlight.delete(fail);
     }
   }
 }

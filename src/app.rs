@@ -29,6 +29,11 @@ fn new_request_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Panics on purpose when `TEST_PANIC_ROUTE=enabled`, so the black-box tests
+/// can prove a panic still answers in the API's error shape. Outside the route
+/// table: without that setting it is an unknown path like any other.
+const TEST_PANIC_PATH: &str = "/api/v1/_test/panic";
+
 /// What the log line needs to know about how the request went.
 #[derive(Default)]
 struct Outcome {
@@ -102,6 +107,11 @@ async fn dispatch(
     origin: Option<&str>,
     outcome: &mut Outcome,
 ) -> Result<Reply, ApiError> {
+    if path == TEST_PANIC_PATH
+        && config::env_string(env, "TEST_PANIC_ROUTE").as_deref() == Some("enabled")
+    {
+        panic!("deliberate panic: TEST_PANIC_ROUTE is enabled");
+    }
     if method == "OPTIONS" {
         outcome.preflight = true;
         return options(&req, cors, path, origin, outcome);

@@ -4,12 +4,14 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use carbon_core::auth::{
     self, AuthError, JwksCache, JwksFetcher, KeySource, Session, VerifyingKey,
 };
 use carbon_core::error::ApiError;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use futures_util::future::{select, Either};
+use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::config::{self, KeyConfig};
 
@@ -68,6 +70,8 @@ fn key_source(config: &KeyConfig) -> Result<Rc<KeySource>, ApiError> {
     Ok(source)
 }
 
+const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+
 struct WorkerJwks(String);
 
 impl JwksFetcher for WorkerJwks {
@@ -76,10 +80,18 @@ impl JwksFetcher for WorkerJwks {
         init.with_method(Method::Get);
         let request = Request::new_with_init(&self.0, &init).map_err(|e| e.to_string())?;
         let _ = request.headers().set("Accept", "application/json");
-        let mut response = Fetch::Request(request)
-            .send()
-            .await
-            .map_err(|e| format!("fetching JWKS: {e}"))?;
+        // A hung key endpoint must not hang every authenticated request.
+        let fetch = Fetch::Request(request);
+        let send = Box::pin(fetch.send());
+        let timeout = Delay::from(JWKS_TIMEOUT);
+        let mut response = match select(send, timeout).await {
+            Either::Left((result, _)) => result.map_err(|e| format!("fetching JWKS: {e}"))?,
+            Either::Right(_) => {
+                return Err(format!(
+                    "JWKS endpoint did not answer within {JWKS_TIMEOUT:?}"
+                ))
+            }
+        };
         if response.status_code() != 200 {
             return Err(format!("JWKS endpoint answered {}", response.status_code()));
         }

@@ -8,13 +8,23 @@ mod handlers;
 mod http;
 mod storage;
 
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(start)]
 fn start() {
-    // Log the panic message before the isolate aborts; js/entry.mjs turns
-    // the aborted request into an opaque 500 problem response.
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        // The message and stack go to the log first.
+        console_error_panic_hook::hook(info);
+        // A panic aborts the wasm instance, so the promises of requests in
+        // flight would never settle and the runtime would answer a plain-text
+        // 500 after declaring them hung. js/entry.mjs installs this callback
+        // to answer them at once with an opaque problem-details 500 instead.
+        let callback = js_sys::Reflect::get(&js_sys::global(), &"__carbonOnPanic".into());
+        if let Ok(callback) = callback.and_then(|f| f.dyn_into::<js_sys::Function>()) {
+            let _ = callback.call0(&JsValue::NULL);
+        }
+    }));
 }
 
 #[event(fetch)]

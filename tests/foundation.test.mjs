@@ -50,6 +50,10 @@ describe('routing errors', () => {
     assert.equal(body.instance, '/api/v1/nope');
   });
 
+  test('the test panic route does not exist unless enabled', async () => {
+    await expectProblem(assert, await worker.fetch('/api/v1/_test/panic'), 404);
+  });
+
   test('wrong method is a 405 with Allow', async () => {
     const res = await worker.fetch('/api/v1/health', { method: 'DELETE' });
     assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');

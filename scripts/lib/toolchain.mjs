@@ -76,8 +76,10 @@ export function ensureWasmTarget() {
  * project's copy.
  */
 function ensureCargoTool({ crate, bin, version }) {
-  const onPath = output(bin, ['--version']);
-  if (onPath.trim().split(/\s+/)[1] === version) return bin;
+  // `worker-build --version` prints "0.8.7", `wasm-bindgen --version`
+  // "wasm-bindgen 0.2.130": compare the last word.
+  const onPath = output(bin, ['--version']).trim().split(/\s+/).at(-1);
+  if (onPath === version) return bin;
   const cargoHome = process.env.CARGO_HOME || path.join(homedir(), '.cargo');
   const root = path.join(cargoHome, 'carbon-tools', `${crate}-${version}`);
   const exe = path.join(root, 'bin', bin);

@@ -71,12 +71,15 @@ export async function startWorker({ vars = null } = {}) {
     persistDir: dir,
     /** Everything wrangler and the Worker printed so far. */
     logs: () => output.join(''),
-    /** The Worker's own JSON log lines. */
+    /** The Worker's own JSON log lines (wrangler wraps console.error ones
+     * in colour codes and an "[ERROR]" prefix, which are dropped). */
     logLines: () =>
       output
         .join('')
+        .replace(/\x1b\[[0-9;]*m/g, '')
         .split('\n')
-        .filter((l) => l.startsWith('{'))
+        .map((l) => l.slice(l.indexOf('{"level"')))
+        .filter((l) => l.startsWith('{"level"'))
         .map((l) => JSON.parse(l)),
     fetch: (p, init) => fetch(`${url}${p}`, init),
     async stop() {
