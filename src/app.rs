@@ -7,7 +7,7 @@ use carbon_core::body::{self, BodyHeaders};
 use carbon_core::cors::CorsPolicy;
 use carbon_core::error::ApiError;
 use carbon_core::log::{level_for, RequestLog};
-use carbon_core::routes::{self, Access, Route, RouteId, RouteMatch};
+use carbon_core::routes::{self, Access, Params, Route, RouteId, RouteMatch};
 use chrono::{DateTime, Utc};
 use worker::{Env, Request, Response};
 
@@ -124,7 +124,7 @@ async fn dispatch(
     // it accepts JSON within the limit only, and what the headers already
     // show is wrong is refused before any other work.
     check_body_headers(&req)?;
-    let (route, _params) = match routes::resolve(method, path) {
+    let (route, params) = match routes::resolve(method, path) {
         RouteMatch::Found(route, params) => (route, params),
         RouteMatch::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),
@@ -137,15 +137,24 @@ async fn dispatch(
             Some(session)
         }
     };
-    call(route, env, session.as_ref()).await
+    call(route, &params, &req, env, session.as_ref()).await
 }
 
-async fn call(route: &Route, env: &Env, session: Option<&Session>) -> Result<Reply, ApiError> {
+async fn call(
+    route: &Route,
+    params: &Params,
+    req: &Request,
+    env: &Env,
+    session: Option<&Session>,
+) -> Result<Reply, ApiError> {
     let user = || session.ok_or_else(|| ApiError::internal("route needs a session"));
     match route.id {
         RouteId::Health => handlers::health::get(env).await,
         RouteId::OpenApi => Ok(handlers::openapi::get()),
         RouteId::Me => handlers::me::get(user()?),
+        RouteId::IntegrationsList => handlers::integrations::list(req),
+        RouteId::IntegrationCategories => handlers::integrations::categories(req),
+        RouteId::IntegrationGet => handlers::integrations::get(req, params),
     }
 }
 

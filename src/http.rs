@@ -1,6 +1,7 @@
 //! Building responses: JSON bodies, problem documents and common headers.
 
 use carbon_core::error::{ApiError, PROBLEM_CONTENT_TYPE};
+use carbon_core::etag;
 use serde::Serialize;
 use worker::{Headers, Response};
 
@@ -31,6 +32,22 @@ impl Reply {
             content_type: "application/json",
             headers: Vec::new(),
         }
+    }
+
+    /// Adds `ETag` and `Cache-Control`, and turns the reply into a bodiless
+    /// 304 when the client's `If-None-Match` already names this body.
+    pub fn cacheable(mut self, cache_control: &str, if_none_match: Option<&str>) -> Self {
+        let tag = etag::etag(&self.body);
+        let fresh = if_none_match.is_some_and(|h| etag::if_none_match(h, &tag));
+        self.headers.push(("ETag", tag));
+        self.headers
+            .push(("Cache-Control", cache_control.to_owned()));
+        if fresh {
+            self.status = 304;
+            self.body.clear();
+            self.content_type = "";
+        }
+        self
     }
 
     pub fn problem(err: &ApiError, instance: &str, request_id: &str) -> Self {

@@ -5,8 +5,11 @@
 
 pub mod auth;
 pub mod body;
+pub mod catalog;
 pub mod cors;
 pub mod error;
+pub mod etag;
 pub mod log;
 pub mod openapi;
+pub mod providers;
 pub mod routes;

@@ -101,4 +101,42 @@ mod tests {
             );
         }
     }
+
+    fn enum_of(doc: &Value, pointer: &str) -> Vec<String> {
+        doc.pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{pointer} is not an enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn catalog_enums_match_the_code() {
+        use crate::catalog::model::{AuthType, Category, DataType, Granularity};
+        use crate::catalog::Status;
+        let doc = doc();
+        let props = "/components/schemas/IntegrationDetail/properties";
+        let names = |all: Vec<&str>| all.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            enum_of(&doc, &format!("{props}/category/enum")),
+            names(Category::ALL.iter().map(|c| c.as_str()).collect())
+        );
+        assert_eq!(
+            enum_of(&doc, &format!("{props}/auth_type/enum")),
+            names(AuthType::ALL.iter().map(|c| c.as_str()).collect())
+        );
+        assert_eq!(
+            enum_of(&doc, &format!("{props}/status/enum")),
+            names(Status::ALL.iter().map(|c| c.as_str()).collect())
+        );
+        assert_eq!(
+            enum_of(&doc, &format!("{props}/granularity/enum")),
+            names(Granularity::ALL.iter().map(|c| c.as_str()).collect())
+        );
+        assert_eq!(
+            enum_of(&doc, &format!("{props}/data_types/items/enum")),
+            names(DataType::ALL.iter().map(|c| c.as_str()).collect())
+        );
+    }
 }

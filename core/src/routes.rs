@@ -10,6 +10,9 @@ pub enum RouteId {
     Health,
     OpenApi,
     Me,
+    IntegrationsList,
+    IntegrationCategories,
+    IntegrationGet,
 }
 
 /// Who may call a route.
@@ -47,6 +50,24 @@ pub const ROUTES: &[Route] = &[
         Access::Public,
     ),
     route(RouteId::Me, "GET", "/api/v1/me", Access::User),
+    route(
+        RouteId::IntegrationsList,
+        "GET",
+        "/api/v1/integrations",
+        Access::Public,
+    ),
+    route(
+        RouteId::IntegrationCategories,
+        "GET",
+        "/api/v1/integrations/categories",
+        Access::Public,
+    ),
+    route(
+        RouteId::IntegrationGet,
+        "GET",
+        "/api/v1/integrations/{id}",
+        Access::Public,
+    ),
 ];
 
 /// Path parameters captured by `{name}` segments, already percent-decoded.
@@ -204,6 +225,21 @@ mod tests {
             "/api/v2/health",
         ] {
             assert_eq!(resolve("GET", path), RouteMatch::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn literal_segment_beats_parameter() {
+        match resolve("GET", "/api/v1/integrations/categories") {
+            RouteMatch::Found(route, _) => assert_eq!(route.id, RouteId::IntegrationCategories),
+            other => panic!("{other:?}"),
+        }
+        match resolve("GET", "/api/v1/integrations/xero") {
+            RouteMatch::Found(route, params) => {
+                assert_eq!(route.id, RouteId::IntegrationGet);
+                assert_eq!(params.get("id"), Some("xero"));
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -1,5 +1,6 @@
 //! One function per route: extract, make one call, map the result.
 
 pub mod health;
+pub mod integrations;
 pub mod me;
 pub mod openapi;

@@ -1,0 +1,72 @@
+//! What this codebase can really do with each integration, and the `status`
+//! that follows. Derived from the code that does the work (the provider
+//! registry), never typed into the catalog data.
+
+use serde::Serialize;
+
+use super::model::{AuthType, Integration};
+use crate::providers;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// A user can connect it (OAuth flow or validated credentials).
+    pub connect: bool,
+    /// Activity data can be fetched from it.
+    pub sync: bool,
+    /// Its webhook deliveries are verified and ingested.
+    pub webhooks: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Connecting and syncing both work.
+    Available,
+    /// The manual-entry route works for it.
+    Manual,
+    /// The file-upload route works for it.
+    FileUpload,
+    ComingSoon,
+}
+
+impl Status {
+    pub const ALL: &'static [Status] = &[
+        Status::Available,
+        Status::Manual,
+        Status::FileUpload,
+        Status::ComingSoon,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Available => "available",
+            Status::Manual => "manual",
+            Status::FileUpload => "file_upload",
+            Status::ComingSoon => "coming_soon",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| s.as_str() == value)
+    }
+}
+
+pub fn capabilities(integration: &Integration) -> Capabilities {
+    let support = providers::support(&integration.id);
+    Capabilities {
+        connect: support.connect,
+        sync: support.sync,
+        webhooks: support.webhooks,
+    }
+}
+
+pub fn status(integration: &Integration, caps: Capabilities) -> Status {
+    if caps.connect && caps.sync {
+        return Status::Available;
+    }
+    match integration.auth_type {
+        AuthType::Manual if providers::manual_entry_works() => Status::Manual,
+        AuthType::FileUpload if providers::file_upload_works() => Status::FileUpload,
+        _ => Status::ComingSoon,
+    }
+}
