@@ -1,10 +1,30 @@
-//! The registry of provider implementations: the one place that says what the
-//! code can do with an integration. The catalog's capability flags and status
-//! are read from here, so they change only when working code does.
+//! Provider implementations, one file each, behind one [`Provider`] trait.
 //!
-//! No provider is implemented yet: connecting arrives with the datasources
-//! work, syncing with the sync engine. Each will live in its own file here,
-//! behind one `Provider` trait, and register itself in [`support`].
+//! This registry is the one place that says what the code can do with an
+//! integration: the catalog's capability flags and status are read from here,
+//! so they change only when working code does.
+//!
+//! Providers are sans-I/O: they describe requests and interpret responses
+//! (see [`http`]); the Worker performs the calls. Every base URL comes from
+//! configuration (`{PREFIX}_API_BASE`, `{PREFIX}_TOKEN_URL`...), defaulting to
+//! the real one, so tests point providers at fakes on loopback.
+
+mod anthropic;
+mod enphase;
+pub mod http;
+pub mod oauth_client;
+mod octopus;
+mod openai;
+mod xero;
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+
+pub use http::{HttpRequest, HttpResponse, Probe};
+pub use oauth_client::{OAuthSpec, TokenStyle};
+
+use crate::oauth::TokenSet;
 
 /// What the code supports for one integration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -14,9 +34,99 @@ pub struct Support {
     pub webhooks: bool,
 }
 
+/// Read access to configuration (the Worker's env; a map in tests).
+pub trait Settings {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl Settings for BTreeMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        BTreeMap::get(self, name).cloned()
+    }
+}
+
+/// A setting with the provider's real default.
+pub fn setting(settings: &dyn Settings, prefix: &str, name: &str, default: &str) -> String {
+    settings
+        .get(&format!("{prefix}_{name}"))
+        .unwrap_or_else(|| default.to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// What a connection authenticates with, decrypted.
+#[derive(Debug, Clone, Copy)]
+pub enum Secrets<'a> {
+    /// The credential fields the user typed (API keys, account numbers).
+    Fields(&'a BTreeMap<String, String>),
+    /// OAuth tokens.
+    Tokens(&'a TokenSet),
+}
+
+impl<'a> Secrets<'a> {
+    pub fn field(&self, name: &str) -> &'a str {
+        match self {
+            Secrets::Fields(f) => f.get(name).map(String::as_str).unwrap_or(""),
+            Secrets::Tokens(_) => "",
+        }
+    }
+
+    pub fn access_token(&self) -> &'a str {
+        match self {
+            Secrets::Tokens(t) => &t.access_token,
+            Secrets::Fields(_) => "",
+        }
+    }
+}
+
+pub trait Provider: Sync {
+    /// The catalog id this implements.
+    fn id(&self) -> &'static str;
+
+    /// OAuth details, for providers connected by OAuth.
+    fn oauth(&self) -> Option<&OAuthSpec> {
+        None
+    }
+
+    /// The cheapest authenticated request: validates new credentials and
+    /// checks an existing connection.
+    fn probe(&self, secrets: Secrets<'_>, settings: &dyn Settings) -> HttpRequest;
+
+    /// Interprets the probe's response; `Ok` carries account facts to keep.
+    fn interpret_probe(&self, resp: &HttpResponse) -> Probe;
+
+    /// Revokes the connection's grant at the provider, where it offers that.
+    fn revoke(&self, _tokens: &TokenSet, _settings: &dyn Settings) -> Option<HttpRequest> {
+        None
+    }
+
+    fn support(&self) -> Support {
+        Support {
+            connect: true,
+            sync: false,
+            webhooks: false,
+        }
+    }
+}
+
+static PROVIDERS: &[&dyn Provider] = &[
+    &octopus::Octopus,
+    &openai::OpenAi,
+    &anthropic::Anthropic,
+    &enphase::Enphase,
+    &xero::Xero,
+];
+
+/// The implementation for a catalog id, if there is one.
+pub fn provider(integration_id: &str) -> Option<&'static dyn Provider> {
+    PROVIDERS.iter().copied().find(|p| p.id() == integration_id)
+}
+
 /// Support for the integration with this catalog id.
-pub fn support(_integration_id: &str) -> Support {
-    Support::default()
+pub fn support(integration_id: &str) -> Support {
+    provider(integration_id)
+        .map(|p| p.support())
+        .unwrap_or_default()
 }
 
 /// Whether the manual-entry route exists (it arrives with the sync engine).
@@ -28,3 +138,14 @@ pub fn manual_entry_works() -> bool {
 pub fn file_upload_works() -> bool {
     false
 }
+
+/// Providers whose margin differs from the default refresh margin say so.
+pub fn refresh_margin(provider: &dyn Provider) -> Duration {
+    provider
+        .oauth()
+        .map(|o| o.refresh_margin)
+        .unwrap_or(crate::oauth::REFRESH_MARGIN)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,28 @@
+//! OpenAI organization Admin API. Usage and cost reports need an Admin key,
+//! so the probe is an admin-only endpoint: a normal project key fails it.
+//! <https://platform.openai.com/docs/api-reference/administration>
+
+use serde_json::json;
+
+use super::http::{error_message, interpret, HttpRequest, HttpResponse, Probe};
+use super::{setting, Provider, Secrets, Settings};
+
+pub struct OpenAi;
+
+const API_BASE: &str = "https://api.openai.com";
+
+impl Provider for OpenAi {
+    fn id(&self) -> &'static str {
+        "openai"
+    }
+
+    fn probe(&self, secrets: Secrets<'_>, settings: &dyn Settings) -> HttpRequest {
+        let base = setting(settings, "OPENAI", "API_BASE", API_BASE);
+        HttpRequest::get(format!("{base}/v1/organization/projects?limit=1"))
+            .bearer(secrets.field("admin_key"))
+    }
+
+    fn interpret_probe(&self, resp: &HttpResponse) -> Probe {
+        interpret(resp, |_| Probe::Ok(json!({})), error_message)
+    }
+}
