@@ -26,11 +26,33 @@ CREATE TABLE datasources (
     next_sync_at TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    deleted_at TEXT
+    deleted_at TEXT,
+    -- A refresh in progress holds this lease; others wait and re-read.
+    refresh_lock_until TEXT,
+    -- When the tokens were last obtained (OAuth).
+    tokens_refreshed_at TEXT
 );
 CREATE INDEX datasources_by_user ON datasources (user_id, created_at, id);
 CREATE INDEX datasources_due ON datasources (next_sync_at)
     WHERE enabled = 1 AND deleted_at IS NULL;
+CREATE INDEX datasources_oauth_refresh ON datasources (tokens_refreshed_at)
+    WHERE auth_type = 'oauth2' AND deleted_at IS NULL AND status = 'active';
+
+-- One row per OAuth authorization request, consumed once by the callback.
+-- Only the state's SHA-256 is stored; the PKCE verifier is encrypted.
+CREATE TABLE oauth_states (
+    state_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    datasource_id TEXT,
+    display_name TEXT NOT NULL,
+    code_verifier TEXT,
+    redirect_uri TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
 
 -- One attempt to pull data from a datasource (manual, scheduled or webhook).
 -- Kept after the datasource is deleted, for audit.

@@ -39,7 +39,12 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     /// 422: well-formed JSON whose fields are invalid.
     Unprocessable { errors: Vec<FieldError> },
-    /// 503: a dependency of ours (D1, the key set) is unavailable right now.
+    /// 409: the resource's state does not allow this (disabled, needs reauthorisation).
+    Conflict { detail: String },
+    /// 502: a provider answered with something unusable, or could not be reached.
+    BadGateway { detail: String },
+    /// 503: a dependency (D1, the key set, a provider) is unavailable right now,
+    /// or a required setting is missing.
     ServiceUnavailable { detail: String },
     /// 500: a bug or misconfiguration. The cause is logged, never returned.
     Internal { cause: String },
@@ -90,6 +95,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Unprocessable { .. } => 422,
+            ApiError::Conflict { .. } => 409,
+            ApiError::BadGateway { .. } => 502,
             ApiError::ServiceUnavailable { .. } => 503,
             ApiError::Internal { .. } => 500,
         }
@@ -105,6 +112,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType { .. } => "unsupported-media-type",
             ApiError::Unprocessable { .. } => "validation-failed",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::BadGateway { .. } => "bad-gateway",
             ApiError::ServiceUnavailable { .. } => "service-unavailable",
             ApiError::Internal { .. } => "internal-error",
         }
@@ -119,6 +128,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
             ApiError::Unprocessable { .. } => "Validation failed",
+            ApiError::Conflict { .. } => "Conflict",
+            ApiError::BadGateway { .. } => "Bad gateway",
             ApiError::ServiceUnavailable { .. } => "Service unavailable",
             ApiError::Internal { .. } => "Internal server error",
         }
@@ -128,6 +139,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { detail, .. }
             | ApiError::NotFound { detail }
+            | ApiError::Conflict { detail }
+            | ApiError::BadGateway { detail }
             | ApiError::ServiceUnavailable { detail } => detail.clone(),
             ApiError::Unauthorized(reason) => reason.to_string(),
             ApiError::MethodNotAllowed { allow } => {

@@ -1,0 +1,487 @@
+//! A user's connections to providers: request validation at the boundary,
+//! the stored record, and the view the API returns (never a secret).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::catalog::model::{AuthType, Integration};
+use crate::catalog::{self, Entry};
+use crate::error::{ApiError, FieldError};
+use crate::providers;
+
+pub const DEFAULT_SYNC_MINUTES: u32 = 1440;
+pub const MIN_SYNC_MINUTES: u32 = 15;
+pub const MAX_SYNC_MINUTES: u32 = 43_200;
+const MAX_NAME: usize = 200;
+const MAX_FIELD: usize = 4096;
+const MAX_SETTINGS_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Active,
+    Error,
+    ReauthRequired,
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Error => "error",
+            Status::ReauthRequired => "reauth_required",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Status::Pending,
+            Status::Active,
+            Status::Error,
+            Status::ReauthRequired,
+            Status::Disabled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// `POST /api/v1/datasources` as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    pub integration_id: String,
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub credentials: BTreeMap<String, String>,
+    pub settings: Option<Value>,
+    pub sync_frequency_minutes: Option<u32>,
+}
+
+/// A create request that passed every check that needs no provider call.
+#[derive(Debug)]
+pub struct NewDatasource {
+    pub entry: &'static Entry,
+    pub display_name: String,
+    pub credentials: BTreeMap<String, String>,
+    pub settings: Value,
+    pub sync_frequency_minutes: u32,
+}
+
+/// `PUT /api/v1/datasources/{id}`: every field optional, at least one given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    pub display_name: Option<String>,
+    pub settings: Option<Value>,
+    pub sync_frequency_minutes: Option<u32>,
+    pub enabled: Option<bool>,
+    pub credentials: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub display_name: Option<String>,
+    pub settings: Option<Value>,
+    pub sync_frequency_minutes: Option<u32>,
+    pub enabled: Option<bool>,
+    pub credentials: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /api/v1/datasources/oauth/authorize`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeBody {
+    pub integration_id: String,
+    pub display_name: Option<String>,
+    /// Re-authorise an existing connection (after `reauth_required`).
+    pub datasource_id: Option<String>,
+}
+
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, ApiError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::Unprocessable { errors: self.0 })
+        }
+    }
+}
+
+/// The catalog entry for an id, or a 422 on `field`.
+pub fn integration(id: &str, field: &str) -> Result<&'static Entry, ApiError> {
+    catalog::catalog()
+        .get(id)
+        .ok_or_else(|| ApiError::unprocessable(field, format!("unknown integration {id:?}")))
+}
+
+fn check_name(errors: &mut Errors, name: Option<&str>, fallback: &str) -> String {
+    let name = name.map(str::trim).unwrap_or(fallback).to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        errors.add(
+            "display_name",
+            format!("must be 1 to {MAX_NAME} characters"),
+        );
+    }
+    name
+}
+
+fn check_settings(errors: &mut Errors, settings: Option<Value>) -> Value {
+    match settings {
+        None => Value::Object(Default::default()),
+        Some(v @ Value::Object(_)) => {
+            if v.to_string().len() > MAX_SETTINGS_BYTES {
+                errors.add(
+                    "settings",
+                    format!("must be at most {MAX_SETTINGS_BYTES} bytes of JSON"),
+                );
+            }
+            v
+        }
+        Some(_) => {
+            errors.add("settings", "must be a JSON object");
+            Value::Null
+        }
+    }
+}
+
+fn check_frequency(errors: &mut Errors, minutes: Option<u32>) -> u32 {
+    let minutes = minutes.unwrap_or(DEFAULT_SYNC_MINUTES);
+    if !(MIN_SYNC_MINUTES..=MAX_SYNC_MINUTES).contains(&minutes) {
+        errors.add(
+            "sync_frequency_minutes",
+            format!("must be from {MIN_SYNC_MINUTES} to {MAX_SYNC_MINUTES}"),
+        );
+    }
+    minutes
+}
+
+/// Every credential field the catalog declares is required and must match
+/// its pattern; fields it does not declare are refused.
+fn check_credentials(
+    errors: &mut Errors,
+    integration: &Integration,
+    given: &BTreeMap<String, String>,
+) {
+    for field in &integration.credential_fields {
+        let path = format!("credentials.{}", field.name);
+        match given.get(&field.name).map(|v| v.trim()) {
+            None | Some("") => errors.add(path, "is required"),
+            Some(v) if v.len() > MAX_FIELD => {
+                errors.add(path, format!("must be at most {MAX_FIELD} bytes"))
+            }
+            Some(v) => {
+                let matches = field
+                    .pattern
+                    .as_deref()
+                    .is_none_or(|p| regex_lite::Regex::new(p).is_ok_and(|re| re.is_match(v)));
+                if !matches {
+                    errors.add(path, format!("does not look like a valid {}", field.label));
+                }
+            }
+        }
+    }
+    for name in given.keys() {
+        if !integration
+            .credential_fields
+            .iter()
+            .any(|f| &f.name == name)
+        {
+            errors.add(
+                format!("credentials.{name}"),
+                "is not a field of this integration",
+            );
+        }
+    }
+}
+
+fn trimmed(map: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+        .collect()
+}
+
+impl CreateBody {
+    pub fn validate(self) -> Result<NewDatasource, ApiError> {
+        let entry = integration(&self.integration_id, "integration_id")?;
+        let i = &entry.integration;
+        match providers::provider(&i.id) {
+            None => {
+                return Err(ApiError::unprocessable(
+                    "integration_id",
+                    format!("connecting {} is not supported yet", i.name),
+                ))
+            }
+            Some(p) if p.oauth().is_some() => {
+                return Err(ApiError::unprocessable(
+                    "integration_id",
+                    format!(
+                        "{} connects with OAuth: use POST /api/v1/datasources/oauth/authorize",
+                        i.name
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        let mut errors = Errors::default();
+        let display_name = check_name(&mut errors, self.display_name.as_deref(), &i.name);
+        check_credentials(&mut errors, i, &self.credentials);
+        let settings = check_settings(&mut errors, self.settings);
+        let sync_frequency_minutes = check_frequency(&mut errors, self.sync_frequency_minutes);
+        errors.finish(NewDatasource {
+            entry,
+            display_name,
+            credentials: trimmed(&self.credentials),
+            settings,
+            sync_frequency_minutes,
+        })
+    }
+}
+
+impl UpdateBody {
+    pub fn validate(self, integration: &Integration) -> Result<Changes, ApiError> {
+        let mut errors = Errors::default();
+        let empty = self.display_name.is_none()
+            && self.settings.is_none()
+            && self.sync_frequency_minutes.is_none()
+            && self.enabled.is_none()
+            && self.credentials.is_none();
+        if empty {
+            errors.add(".", "give at least one of display_name, settings, sync_frequency_minutes, enabled, credentials");
+        }
+        let display_name = self
+            .display_name
+            .as_deref()
+            .map(|n| check_name(&mut errors, Some(n), ""));
+        let settings = self.settings.map(|s| check_settings(&mut errors, Some(s)));
+        let sync_frequency_minutes = self
+            .sync_frequency_minutes
+            .map(|m| check_frequency(&mut errors, Some(m)));
+        if let Some(creds) = &self.credentials {
+            if integration.auth_type == AuthType::OAuth2 {
+                errors.add(
+                    "credentials",
+                    "OAuth connections are re-authorised, not edited",
+                );
+            } else {
+                check_credentials(&mut errors, integration, creds);
+            }
+        }
+        errors.finish(Changes {
+            display_name,
+            settings,
+            sync_frequency_minutes,
+            enabled: self.enabled,
+            credentials: self.credentials.as_ref().map(trimmed),
+        })
+    }
+}
+
+/// A shown-once-never-again secret becomes `••••1a2b` (last four characters
+/// of the first secret field, only when long enough not to give much away).
+pub fn credential_hint(
+    integration: &Integration,
+    fields: &BTreeMap<String, String>,
+) -> Option<String> {
+    let field = integration.credential_fields.iter().find(|f| f.secret)?;
+    let value = fields.get(&field.name)?;
+    let chars: Vec<char> = value.chars().collect();
+    let tail: String = if chars.len() >= 12 {
+        chars[chars.len() - 4..].iter().collect()
+    } else {
+        String::new()
+    };
+    Some(format!("{} ••••{tail}", field.label))
+}
+
+/// A datasource row as storage returns it. `credentials` stays encrypted.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub user_id: String,
+    pub integration_id: String,
+    pub display_name: String,
+    pub auth_type: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub settings: String,
+    pub sync_frequency_minutes: u32,
+    pub enabled: u8,
+    pub credentials: Option<String>,
+    pub credentials_version: i64,
+    pub credential_hint: Option<String>,
+    pub token_expires_at: Option<String>,
+    pub last_synced_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What the API returns for a datasource: everything but the secret.
+#[derive(Debug, Serialize)]
+pub struct View {
+    pub id: String,
+    pub integration_id: String,
+    pub integration_name: Option<String>,
+    pub display_name: String,
+    pub auth_type: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub enabled: bool,
+    pub sync_frequency_minutes: u32,
+    pub settings: Value,
+    pub credential_hint: Option<String>,
+    pub token_expires_at: Option<String>,
+    pub last_synced_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Record> for View {
+    fn from(r: Record) -> Self {
+        View {
+            integration_name: catalog::catalog()
+                .get(&r.integration_id)
+                .map(|e| e.integration.name.clone()),
+            settings: serde_json::from_str(&r.settings).unwrap_or(Value::Null),
+            enabled: r.enabled != 0,
+            id: r.id,
+            integration_id: r.integration_id,
+            display_name: r.display_name,
+            auth_type: r.auth_type,
+            status: r.status,
+            last_error: r.last_error,
+            sync_frequency_minutes: r.sync_frequency_minutes,
+            credential_hint: r.credential_hint,
+            token_expires_at: r.token_expires_at,
+            last_synced_at: r.last_synced_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// ISO-8601 UTC with seconds, as stored in D1 (sorts as text).
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `prefix_` + 20 random characters from a 32-letter alphabet (100 bits).
+pub fn new_id(prefix: &str, random: [u8; 20]) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let tail: String = random
+        .iter()
+        .map(|b| ALPHABET[(b & 31) as usize] as char)
+        .collect();
+    format!("{prefix}_{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create(body: Value) -> Result<NewDatasource, ApiError> {
+        serde_json::from_value::<CreateBody>(body)
+            .unwrap()
+            .validate()
+    }
+
+    fn fields(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::Unprocessable { errors } => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_octopus_request_passes() {
+        let ok = create(json!({"integration_id": "octopus-energy", "display_name": " Head office ",
+            "credentials": {"api_key": "sk_live_abcdefghijklmnop", "account_number": "A-1B2C3D4E"}}))
+        .unwrap();
+        assert_eq!(ok.display_name, "Head office");
+        assert_eq!(ok.sync_frequency_minutes, DEFAULT_SYNC_MINUTES);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let err = create(json!({"integration_id": "octopus-energy", "display_name": "",
+            "credentials": {"api_key": "nope", "extra": "x"}, "sync_frequency_minutes": 1, "settings": []}))
+        .unwrap_err();
+        let mut names = fields(err);
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                "credentials.account_number",
+                "credentials.api_key",
+                "credentials.extra",
+                "display_name",
+                "settings",
+                "sync_frequency_minutes",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_unsupported_and_oauth_integrations_are_refused() {
+        for id in ["no-such", "british-gas", "xero"] {
+            let err = create(json!({"integration_id": id})).unwrap_err();
+            assert_eq!(fields(err), vec!["integration_id"], "{id}");
+        }
+    }
+
+    #[test]
+    fn update_needs_a_field_and_validates_credentials() {
+        let i = &catalog::catalog()
+            .get("octopus-energy")
+            .unwrap()
+            .integration;
+        let empty: UpdateBody = serde_json::from_value(json!({})).unwrap();
+        assert!(empty.validate(i).is_err());
+        let bad: UpdateBody =
+            serde_json::from_value(json!({"credentials": {"api_key": "x"}})).unwrap();
+        assert!(bad.validate(i).is_err());
+        let ok: UpdateBody = serde_json::from_value(json!({"enabled": false})).unwrap();
+        assert_eq!(ok.validate(i).unwrap().enabled, Some(false));
+        let xero = &catalog::catalog().get("xero").unwrap().integration;
+        let oauth: UpdateBody = serde_json::from_value(json!({"credentials": {}})).unwrap();
+        assert!(oauth.validate(xero).is_err());
+    }
+
+    #[test]
+    fn hints_show_at_most_the_last_four_characters() {
+        let i = &catalog::catalog()
+            .get("octopus-energy")
+            .unwrap()
+            .integration;
+        let f: BTreeMap<_, _> =
+            [("api_key".to_string(), "sk_live_abcdefgh1234".to_string())].into();
+        assert_eq!(credential_hint(i, &f).unwrap(), "API key ••••1234");
+        let short: BTreeMap<_, _> = [("api_key".to_string(), "short".to_string())].into();
+        assert_eq!(credential_hint(i, &short).unwrap(), "API key ••••");
+    }
+
+    #[test]
+    fn ids_are_prefixed_and_url_safe() {
+        let id = new_id("ds", [255; 20]);
+        assert_eq!(id.len(), 23);
+        assert!(id.starts_with("ds_") && id[3..].chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

@@ -1,0 +1,86 @@
+//! AES-256-GCM through WebCrypto (SubtleCrypto), the Worker's implementation
+//! of `carbon_core::crypto::Aead`. The envelope format and key rotation live
+//! in core; this only moves bytes through `crypto.subtle`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use carbon_core::crypto::{Aead, CryptoError, DataKey, KeyRing, IV_LEN};
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto, WorkerGlobalScope};
+use worker::wasm_bindgen::JsCast;
+use worker::Env;
+
+use crate::config::env_string;
+
+thread_local! {
+    /// Imported (non-extractable) keys by key id, reused across requests.
+    static KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+/// The configured key ring; a missing or malformed key is an error naming
+/// the setting, never a fallback.
+pub fn key_ring(env: &Env) -> Result<KeyRing, String> {
+    KeyRing::from_config(
+        env_string(env, "ENCRYPTION_KEY").as_deref(),
+        env_string(env, "ENCRYPTION_KEYS").as_deref(),
+    )
+}
+
+fn backend(e: worker::wasm_bindgen::JsValue) -> CryptoError {
+    CryptoError::Backend(format!("{e:?}"))
+}
+
+fn subtle() -> Result<SubtleCrypto, CryptoError> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    Ok(scope.crypto().map_err(backend)?.subtle())
+}
+
+async fn import(key: &DataKey) -> Result<CryptoKey, CryptoError> {
+    if let Some(k) = KEYS.with_borrow(|m| m.get(key.id()).cloned()) {
+        return Ok(k);
+    }
+    let raw = Uint8Array::from(&key.bytes()[..]);
+    let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
+    let promise = subtle()?
+        .import_key_with_str("raw", &raw, "AES-GCM", false, &usages)
+        .map_err(backend)?;
+    let imported: CryptoKey = JsFuture::from(promise).await.map_err(backend)?.unchecked_into();
+    KEYS.with_borrow_mut(|m| m.insert(key.id().to_owned(), imported.clone()));
+    Ok(imported)
+}
+
+fn params(iv: &[u8; IV_LEN], aad: &[u8]) -> AesGcmParams {
+    let params = AesGcmParams::new_with_u8_array("AES-GCM", &Uint8Array::from(&iv[..]));
+    params.set_additional_data_u8_array(&Uint8Array::from(aad));
+    params
+}
+
+pub struct WebCrypto;
+
+impl Aead for WebCrypto {
+    async fn seal(&self, key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let k = import(key).await?;
+        let promise = subtle()?
+            .encrypt_with_object_and_u8_array(&params(iv, aad), &k, plaintext)
+            .map_err(backend)?;
+        let out = JsFuture::from(promise).await.map_err(backend)?;
+        Ok(Uint8Array::new(&out).to_vec())
+    }
+
+    async fn open(&self, key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let k = import(key).await?;
+        let promise = subtle()?
+            .decrypt_with_object_and_u8_array(&params(iv, aad), &k, ciphertext)
+            .map_err(backend)?;
+        // WebCrypto rejects with an OperationError when the tag does not verify.
+        let out = JsFuture::from(promise).await.map_err(|_| CryptoError::Rejected)?;
+        Ok(Uint8Array::new(&out).to_vec())
+    }
+}
+
+/// 96 fresh random bits for one encryption.
+pub fn fresh_iv() -> [u8; IV_LEN] {
+    crate::random::bytes()
+}
