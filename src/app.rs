@@ -2,15 +2,15 @@
 //! authentication, dispatch, one problem shape for every failure, and one
 //! structured log line per request.
 
-use carbon_core::auth::Session;
 use carbon_core::body::{self, BodyHeaders};
 use carbon_core::cors::CorsPolicy;
 use carbon_core::error::ApiError;
 use carbon_core::log::{level_for, RequestLog};
-use carbon_core::routes::{self, Access, Params, Route, RouteId, RouteMatch};
+use carbon_core::routes::{self, Access, RouteId, RouteMatch};
 use chrono::{DateTime, Utc};
 use worker::{Env, Request, Response};
 
+use crate::handlers::call::Call;
 use crate::http::Reply;
 use crate::{auth, config, handlers};
 
@@ -53,16 +53,13 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let cors = config::cors_policy(&env);
     let result = match &cors {
         Ok(cors) => {
-            dispatch(
-                req,
-                &env,
-                cors,
-                &method,
-                &path,
-                origin.as_deref(),
-                &mut outcome,
-            )
-            .await
+            let incoming = Incoming {
+                method: &method,
+                path: &path,
+                origin: origin.as_deref(),
+                request_id: &request_id,
+            };
+            dispatch(req, &env, cors, incoming, &mut outcome).await
         }
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
     };
@@ -98,15 +95,27 @@ pub async fn handle(req: Request, env: Env) -> Response {
     reply.into_response(&extra, method == "HEAD")
 }
 
+/// What the pipeline read off the request before dispatching it.
+struct Incoming<'a> {
+    method: &'a str,
+    path: &'a str,
+    origin: Option<&'a str>,
+    request_id: &'a str,
+}
+
 async fn dispatch(
-    req: Request,
+    mut req: Request,
     env: &Env,
     cors: &CorsPolicy,
-    method: &str,
-    path: &str,
-    origin: Option<&str>,
+    incoming: Incoming<'_>,
     outcome: &mut Outcome,
 ) -> Result<Reply, ApiError> {
+    let Incoming {
+        method,
+        path,
+        origin,
+        request_id,
+    } = incoming;
     if path == TEST_PANIC_PATH
         && config::env_string(env, "TEST_PANIC_ROUTE").as_deref() == Some("enabled")
     {
@@ -130,31 +139,51 @@ async fn dispatch(
         RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),
     };
     let session = match route.access {
-        Access::Public => None,
-        Access::User => {
-            let session = auth::authenticate(&req, env).await?;
-            outcome.user_id = Some(session.user_id.clone());
-            Some(session)
+        Access::User => Some(auth::authenticate(&req, env).await?),
+        // The OAuth callback is public, but a session, when the browser sends
+        // one, must match the state's owner.
+        Access::Public if route.id == RouteId::OAuthCallback => {
+            auth::authenticate(&req, env).await.ok()
         }
+        Access::Public => None,
     };
-    call(route, &params, &req, env, session.as_ref()).await
+    outcome.user_id = session.as_ref().map(|s| s.user_id.clone());
+    let body = if matches!(method, "POST" | "PUT" | "PATCH") {
+        req.bytes()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?
+    } else {
+        Vec::new()
+    };
+    let call = Call {
+        req: &req,
+        env,
+        params: &params,
+        body: &body,
+        session: session.as_ref(),
+        request_id,
+    };
+    route_to(route.id, &call).await
 }
 
-async fn call(
-    route: &Route,
-    params: &Params,
-    req: &Request,
-    env: &Env,
-    session: Option<&Session>,
-) -> Result<Reply, ApiError> {
-    let user = || session.ok_or_else(|| ApiError::internal("route needs a session"));
-    match route.id {
-        RouteId::Health => handlers::health::get(env).await,
+async fn route_to(id: RouteId, call: &Call<'_>) -> Result<Reply, ApiError> {
+    use handlers::{datasources as ds, integrations, oauth};
+    match id {
+        RouteId::Health => handlers::health::get(call.env).await,
         RouteId::OpenApi => Ok(handlers::openapi::get()),
-        RouteId::Me => handlers::me::get(user()?),
-        RouteId::IntegrationsList => handlers::integrations::list(req),
-        RouteId::IntegrationCategories => handlers::integrations::categories(req),
-        RouteId::IntegrationGet => handlers::integrations::get(req, params),
+        RouteId::Me => handlers::me::get(call.user()?),
+        RouteId::IntegrationsList => integrations::list(call.req),
+        RouteId::IntegrationCategories => integrations::categories(call.req),
+        RouteId::IntegrationGet => integrations::get(call.req, call.params),
+        RouteId::DatasourceCreate => ds::create(call).await,
+        RouteId::DatasourceList => ds::list(call).await,
+        RouteId::DatasourceGet => ds::get(call).await,
+        RouteId::DatasourceUpdate => ds::update(call).await,
+        RouteId::DatasourceDelete => ds::delete(call).await,
+        RouteId::DatasourceCheck => ds::check(call).await,
+        RouteId::DatasourceAudit => ds::audit(call).await,
+        RouteId::OAuthAuthorize => ds::authorize(call).await,
+        RouteId::OAuthCallback => oauth::callback(call).await,
     }
 }
 

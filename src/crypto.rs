@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use carbon_core::crypto::{Aead, CryptoError, DataKey, KeyRing, IV_LEN};
 use js_sys::{Array, Uint8Array};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto, WorkerGlobalScope};
 use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::config::env_string;
@@ -46,7 +46,10 @@ async fn import(key: &DataKey) -> Result<CryptoKey, CryptoError> {
     let promise = subtle()?
         .import_key_with_str("raw", &raw, "AES-GCM", false, &usages)
         .map_err(backend)?;
-    let imported: CryptoKey = JsFuture::from(promise).await.map_err(backend)?.unchecked_into();
+    let imported: CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(backend)?
+        .unchecked_into();
     KEYS.with_borrow_mut(|m| m.insert(key.id().to_owned(), imported.clone()));
     Ok(imported)
 }
@@ -60,7 +63,13 @@ fn params(iv: &[u8; IV_LEN], aad: &[u8]) -> AesGcmParams {
 pub struct WebCrypto;
 
 impl Aead for WebCrypto {
-    async fn seal(&self, key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    async fn seal(
+        &self,
+        key: &DataKey,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let k = import(key).await?;
         let promise = subtle()?
             .encrypt_with_object_and_u8_array(&params(iv, aad), &k, plaintext)
@@ -69,13 +78,21 @@ impl Aead for WebCrypto {
         Ok(Uint8Array::new(&out).to_vec())
     }
 
-    async fn open(&self, key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    async fn open(
+        &self,
+        key: &DataKey,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let k = import(key).await?;
         let promise = subtle()?
             .decrypt_with_object_and_u8_array(&params(iv, aad), &k, ciphertext)
             .map_err(backend)?;
         // WebCrypto rejects with an OperationError when the tag does not verify.
-        let out = JsFuture::from(promise).await.map_err(|_| CryptoError::Rejected)?;
+        let out = JsFuture::from(promise)
+            .await
+            .map_err(|_| CryptoError::Rejected)?;
         Ok(Uint8Array::new(&out).to_vec())
     }
 }

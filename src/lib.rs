@@ -4,12 +4,17 @@
 mod app;
 mod auth;
 mod config;
+mod connections;
+mod crypto;
 mod handlers;
 mod http;
+mod outbound;
+mod random;
+mod scheduled;
 mod storage;
 
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -30,4 +35,9 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(app::handle(req, env).await)
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    scheduled::run(&event.cron(), &env).await;
 }

@@ -17,7 +17,8 @@ pub async fn send(req: &HttpRequest) -> Result<HttpResponse, String> {
         headers.set(name, value).map_err(|e| e.to_string())?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::from(req.method.to_owned())).with_headers(headers);
+    init.with_method(Method::from(req.method.to_owned()))
+        .with_headers(headers);
     if let Some(body) = &req.body {
         init.with_body(Some(js_sys::Uint8Array::from(&body[..]).into()));
     }

@@ -16,4 +16,5 @@ pub mod oauth;
 pub mod oauth_page;
 pub mod openapi;
 pub mod providers;
+pub mod query;
 pub mod routes;

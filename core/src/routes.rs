@@ -13,6 +13,15 @@ pub enum RouteId {
     IntegrationsList,
     IntegrationCategories,
     IntegrationGet,
+    DatasourceCreate,
+    DatasourceList,
+    DatasourceGet,
+    DatasourceUpdate,
+    DatasourceDelete,
+    DatasourceCheck,
+    DatasourceAudit,
+    OAuthAuthorize,
+    OAuthCallback,
 }
 
 /// Who may call a route.
@@ -66,6 +75,62 @@ pub const ROUTES: &[Route] = &[
         RouteId::IntegrationGet,
         "GET",
         "/api/v1/integrations/{id}",
+        Access::Public,
+    ),
+    route(
+        RouteId::DatasourceCreate,
+        "POST",
+        "/api/v1/datasources",
+        Access::User,
+    ),
+    route(
+        RouteId::DatasourceList,
+        "GET",
+        "/api/v1/datasources",
+        Access::User,
+    ),
+    route(
+        RouteId::DatasourceGet,
+        "GET",
+        "/api/v1/datasources/{id}",
+        Access::User,
+    ),
+    route(
+        RouteId::DatasourceUpdate,
+        "PUT",
+        "/api/v1/datasources/{id}",
+        Access::User,
+    ),
+    route(
+        RouteId::DatasourceDelete,
+        "DELETE",
+        "/api/v1/datasources/{id}",
+        Access::User,
+    ),
+    route(
+        RouteId::DatasourceCheck,
+        "POST",
+        "/api/v1/datasources/{id}/check",
+        Access::User,
+    ),
+    route(
+        RouteId::DatasourceAudit,
+        "GET",
+        "/api/v1/datasources/{id}/audit",
+        Access::User,
+    ),
+    route(
+        RouteId::OAuthAuthorize,
+        "POST",
+        "/api/v1/datasources/oauth/authorize",
+        Access::User,
+    ),
+    // Public: the provider redirects the user's browser here; the state
+    // parameter, not a session, proves whose request it answers.
+    route(
+        RouteId::OAuthCallback,
+        "GET",
+        "/api/v1/oauth/{integration}/callback",
         Access::Public,
     ),
 ];

@@ -1,6 +1,9 @@
 //! One function per route: extract, make one call, map the result.
 
+pub mod call;
+pub mod datasources;
 pub mod health;
 pub mod integrations;
 pub mod me;
+pub mod oauth;
 pub mod openapi;

@@ -6,6 +6,7 @@ use super::capabilities::Status;
 use super::model::{AuthType, Category, DataType};
 use super::{Catalog, Entry, Summary};
 use crate::error::ApiError;
+use crate::query::{bounded, Pagination};
 
 pub const DEFAULT_PER_PAGE: usize = 50;
 pub const MAX_PER_PAGE: usize = 200;
@@ -44,16 +45,7 @@ fn one_of<T: Copy>(
 }
 
 fn number(param: &str, value: &str, min: usize, max: usize) -> Result<usize, ApiError> {
-    value
-        .parse::<usize>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            ApiError::invalid_param(
-                param,
-                format!("`{param}` must be an integer from {min} to {max}"),
-            )
-        })
+    bounded(param, value, min as u64, max as u64).map(|n| n as usize)
 }
 
 impl ListQuery {
@@ -149,14 +141,6 @@ pub fn score(entry: &Entry, terms: &[String]) -> Option<u32> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Pagination {
-    pub page: usize,
-    pub per_page: usize,
-    pub total: usize,
-    pub total_pages: usize,
-}
-
-#[derive(Debug, Serialize)]
 pub struct ListPage<'a> {
     pub data: Vec<Summary<'a>>,
     pub pagination: Pagination,
@@ -185,11 +169,6 @@ pub fn list<'a>(catalog: &'a Catalog, query: &ListQuery) -> ListPage<'a> {
         .collect();
     ListPage {
         data,
-        pagination: Pagination {
-            page: query.page,
-            per_page: query.per_page,
-            total,
-            total_pages: total.div_ceil(query.per_page),
-        },
+        pagination: Pagination::new(query.page as u64, query.per_page as u64, total as u64),
     }
 }

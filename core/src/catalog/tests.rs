@@ -272,7 +272,7 @@ fn status_filter_uses_derived_status() {
     let expected = all()
         .iter()
         .filter(|e| e.status == Status::Available)
-        .count();
+        .count() as u64;
     assert_eq!(available, expected);
 }
 

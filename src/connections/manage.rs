@@ -1,0 +1,120 @@
+//! Checking and disconnecting existing connections.
+
+use carbon_core::datasources::{timestamp, Record, Status, View};
+use carbon_core::error::ApiError;
+use carbon_core::providers::{self, Probe};
+
+use super::refresh::fresh_tokens;
+use super::{db_error, not_found, probe, with_provider_info, Ctx, Secret};
+use crate::outbound;
+use crate::storage::datasources as rows;
+
+/// `POST /datasources/{id}/check`: proves the connection works now. OAuth
+/// tokens are refreshed first when due; a 401 from the provider triggers
+/// one forced refresh and a retry, then `reauth_required`.
+pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
+    if rec.enabled == 0 {
+        return Err(ApiError::Conflict {
+            detail: "this datasource is disabled; enable it first".into(),
+        });
+    }
+    let provider = providers::provider(&rec.integration_id).ok_or_else(|| ApiError::Conflict {
+        detail: "this integration has no connector yet".into(),
+    })?;
+    let settings = ctx.settings();
+    let outcome = if provider.oauth().is_some() {
+        let tokens = fresh_tokens(ctx, &rec, false, "check").await?;
+        match probe(provider, Secret::Oauth { tokens }.as_secrets(), &settings).await {
+            Probe::Unauthorized(_) => {
+                let current = rows::get(&ctx.db, &rec.user_id, &rec.id)
+                    .await
+                    .map_err(db_error)?
+                    .ok_or_else(|| not_found(&rec.id))?;
+                let tokens = fresh_tokens(ctx, &current, true, "check after 401").await?;
+                probe(provider, Secret::Oauth { tokens }.as_secrets(), &settings).await
+            }
+            other => other,
+        }
+    } else {
+        let secret = ctx.open(&rec, "check").await?;
+        probe(provider, secret.as_secrets(), &settings).await
+    };
+    let at = timestamp(ctx.now());
+    let (status, error, info) = match outcome {
+        Probe::Ok(info) => (Status::Active, None, Some(info)),
+        Probe::Unauthorized(r) if provider.oauth().is_some() => (
+            Status::ReauthRequired,
+            Some(format!(
+                "the provider refused the authorisation: {r}; reconnect"
+            )),
+            None,
+        ),
+        Probe::Unauthorized(r) | Probe::Rejected(r) => (
+            Status::Error,
+            Some(format!("the provider refused the credentials: {r}")),
+            None,
+        ),
+        Probe::Unavailable(r) => {
+            return Err(ApiError::ServiceUnavailable {
+                detail: format!("the provider is unavailable: {r}"),
+            })
+        }
+    };
+    let current = rows::get(&ctx.db, &rec.user_id, &rec.id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| not_found(&rec.id))?;
+    let base: serde_json::Value = serde_json::from_str(&current.settings).unwrap_or_default();
+    let merged = info.map(|i| with_provider_info(&base, i));
+    let entry = ctx.audit(&rec.user_id, &rec.id, "check", Some(status.as_str()), &at);
+    let c = rows::Changes {
+        settings: merged.as_deref(),
+        status: Some(status.as_str()),
+        last_error: Some(error.as_deref()),
+        ..Default::default()
+    };
+    rows::update(&ctx.db, &rec.user_id, &rec.id, None, &c, &entry, &at)
+        .await
+        .map_err(db_error)?;
+    let stored = rows::get(&ctx.db, &rec.user_id, &rec.id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| not_found(&rec.id))?;
+    Ok(stored.into())
+}
+
+/// `DELETE /datasources/{id}`: revokes the grant at the provider where it
+/// offers revocation (best effort: a provider outage must not keep the
+/// credentials alive here), then destroys the credentials at once.
+pub async fn delete(ctx: &Ctx<'_>, rec: Record) -> Result<(), ApiError> {
+    let mut detail = "credentials destroyed".to_owned();
+    if let Some(provider) = providers::provider(&rec.integration_id) {
+        if provider.oauth().is_some() && rec.credentials.is_some() {
+            if let Ok(Secret::Oauth { tokens }) = ctx.open(&rec, "revoke").await {
+                if let Some(req) = provider.revoke(&tokens, &ctx.settings()) {
+                    detail = match outbound::send(&req).await {
+                        Ok(resp) if (200..300).contains(&resp.status) => {
+                            "grant revoked at the provider; credentials destroyed".into()
+                        }
+                        Ok(resp) => format!(
+                            "provider revocation answered {}; credentials destroyed",
+                            resp.status
+                        ),
+                        Err(e) => {
+                            format!("provider revocation failed ({e}); credentials destroyed")
+                        }
+                    };
+                }
+            }
+        }
+    }
+    let at = timestamp(ctx.now());
+    let entry = ctx.audit(&rec.user_id, &rec.id, "delete", Some(&detail), &at);
+    if !rows::soft_delete(&ctx.db, &rec.user_id, &rec.id, &entry, &at)
+        .await
+        .map_err(db_error)?
+    {
+        return Err(not_found(&rec.id));
+    }
+    Ok(())
+}

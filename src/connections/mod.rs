@@ -1,0 +1,219 @@
+//! Connecting and keeping connections alive: the orchestration of storage,
+//! encryption and provider calls. Decisions (validation, token parsing,
+//! probe interpretation, envelope format) are in `carbon_core`; this module
+//! sequences them around I/O.
+
+pub mod keyed;
+pub mod manage;
+pub mod oauth;
+pub mod refresh;
+
+use std::collections::BTreeMap;
+
+use carbon_core::crypto::{self, credentials_aad};
+use carbon_core::datasources::{new_id, timestamp, Record, Status};
+use carbon_core::error::ApiError;
+use carbon_core::oauth::TokenSet;
+use carbon_core::providers::{HttpRequest, Probe, Provider, Secrets, Settings};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use worker::{D1Database, Env};
+
+use crate::config::env_string;
+use crate::crypto::{fresh_iv, key_ring, WebCrypto};
+use crate::storage::{audit, datasources as rows};
+use crate::{outbound, random};
+
+/// What is encrypted in `datasources.credentials`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Secret {
+    Fields { fields: BTreeMap<String, String> },
+    Oauth { tokens: TokenSet },
+}
+
+impl Secret {
+    pub fn as_secrets(&self) -> Secrets<'_> {
+        match self {
+            Secret::Fields { fields } => Secrets::Fields(fields),
+            Secret::Oauth { tokens } => Secrets::Tokens(tokens),
+        }
+    }
+}
+
+/// Provider settings from the Worker's environment.
+pub struct EnvSettings<'a>(pub &'a Env);
+
+impl Settings for EnvSettings<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        env_string(self.0, name)
+    }
+}
+
+/// Everything one request (or the scheduled job) needs to act on connections.
+pub struct Ctx<'a> {
+    pub env: &'a Env,
+    pub db: D1Database,
+    pub ring: crypto::KeyRing,
+    pub request_id: &'a str,
+    /// `user:<id>` or `system:<job>`, for the audit log.
+    pub actor: String,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(env: &'a Env, request_id: &'a str, actor: String) -> Result<Self, ApiError> {
+        Ok(Ctx {
+            env,
+            db: crate::storage::database(env)
+                .map_err(|e| ApiError::internal(format!("D1 binding: {e}")))?,
+            ring: key_ring(env).map_err(|e| ApiError::internal(format!("configuration: {e}")))?,
+            request_id,
+            actor,
+        })
+    }
+
+    pub fn settings(&self) -> EnvSettings<'a> {
+        EnvSettings(self.env)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        crate::app::now()
+    }
+
+    pub fn audit<'b>(
+        &'b self,
+        user_id: &'b str,
+        datasource_id: &'b str,
+        action: &'b str,
+        detail: Option<&'b str>,
+        at: &'b str,
+    ) -> audit::Entry<'b> {
+        audit::Entry {
+            id: new_id("au", random::bytes()),
+            user_id,
+            datasource_id,
+            action,
+            actor: &self.actor,
+            request_id: self.request_id,
+            detail,
+            at,
+        }
+    }
+
+    /// Encrypts a secret for one row (bound to its id and owner).
+    pub async fn seal(
+        &self,
+        datasource_id: &str,
+        user_id: &str,
+        secret: &Secret,
+    ) -> Result<String, ApiError> {
+        let plaintext =
+            serde_json::to_vec(secret).map_err(|e| ApiError::internal(e.to_string()))?;
+        crypto::seal(
+            &WebCrypto,
+            &self.ring,
+            fresh_iv(),
+            &credentials_aad(datasource_id, user_id),
+            &plaintext,
+        )
+        .await
+        .map_err(|e| ApiError::internal(format!("encrypting credentials: {e}")))
+    }
+
+    /// Decrypts a row's secret and records the decryption in the audit log.
+    /// A ciphertext that does not open puts the row in `error`, loudly.
+    pub async fn open(&self, rec: &Record, purpose: &str) -> Result<Secret, ApiError> {
+        let Some(envelope) = rec.credentials.as_deref() else {
+            return Err(ApiError::Conflict {
+                detail: "this datasource has no stored credentials".into(),
+            });
+        };
+        let now = timestamp(self.now());
+        let aad = credentials_aad(&rec.id, &rec.user_id);
+        let opened = crypto::open(&WebCrypto, &self.ring, &aad, envelope).await;
+        let plaintext = match opened {
+            Ok(o) => o.plaintext,
+            Err(err) => {
+                let reason = format!(
+                    "stored credentials could not be decrypted ({err}); reconnect this data source"
+                );
+                let entry =
+                    self.audit(&rec.user_id, &rec.id, "decrypt_failed", Some(&reason), &now);
+                rows::set_status(
+                    &self.db,
+                    &rec.id,
+                    Status::Error.as_str(),
+                    Some(&reason),
+                    &entry,
+                    &now,
+                )
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+                return Err(ApiError::Conflict { detail: reason });
+            }
+        };
+        let entry = self.audit(&rec.user_id, &rec.id, "decrypt", Some(purpose), &now);
+        audit::insert(&self.db, &entry)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .run()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        serde_json::from_slice(&plaintext)
+            .map_err(|e| ApiError::internal(format!("credentials payload: {e}")))
+    }
+}
+
+/// Calls the provider's cheapest authenticated endpoint.
+pub async fn probe(
+    provider: &dyn Provider,
+    secrets: Secrets<'_>,
+    settings: &dyn Settings,
+) -> Probe {
+    send_probe(provider, &provider.probe(secrets, settings)).await
+}
+
+async fn send_probe(provider: &dyn Provider, req: &HttpRequest) -> Probe {
+    match outbound::send(req).await {
+        Ok(resp) => provider.interpret_probe(&resp),
+        Err(e) => Probe::Unavailable(e),
+    }
+}
+
+/// The error a failed probe of *new* credentials answers with.
+pub fn probe_error(provider_name: &str, probe: Probe) -> ApiError {
+    match probe {
+        Probe::Ok(_) => ApiError::internal("probe_error called on success"),
+        Probe::Unauthorized(reason) | Probe::Rejected(reason) => ApiError::unprocessable(
+            "credentials",
+            format!("{provider_name} rejected the credentials: {reason}"),
+        ),
+        Probe::Unavailable(reason)
+            if reason.starts_with("provider unreachable")
+                || reason.starts_with("provider did not answer") =>
+        {
+            ApiError::BadGateway {
+                detail: format!("{provider_name} could not be reached: {reason}"),
+            }
+        }
+        Probe::Unavailable(reason) => ApiError::ServiceUnavailable {
+            detail: format!("{provider_name} is unavailable: {reason}"),
+        },
+    }
+}
+
+pub fn db_error(e: worker::Error) -> ApiError {
+    ApiError::internal(format!("D1: {e}"))
+}
+
+pub fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no datasource with id {id:?}"))
+}
+
+/// Merges provider facts into the user's settings under `provider`.
+pub fn with_provider_info(settings: &serde_json::Value, info: serde_json::Value) -> String {
+    let mut merged = settings.clone();
+    if let Some(obj) = merged.as_object_mut() {
+        obj.insert("provider".into(), info);
+    }
+    merged.to_string()
+}

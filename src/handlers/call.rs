@@ -1,0 +1,56 @@
+//! What a handler gets: the request, its route parameters, its (already
+//! size- and type-checked) body, and the session when the route needs one.
+
+use carbon_core::auth::Session;
+use carbon_core::body::{self, JSON_BODY_LIMIT};
+use carbon_core::error::ApiError;
+use carbon_core::routes::Params;
+use serde::de::DeserializeOwned;
+use worker::{Env, Request};
+
+use crate::connections::Ctx;
+
+pub struct Call<'a> {
+    pub req: &'a Request,
+    pub env: &'a Env,
+    pub params: &'a Params,
+    pub body: &'a [u8],
+    pub session: Option<&'a Session>,
+    pub request_id: &'a str,
+}
+
+impl<'a> Call<'a> {
+    pub fn user(&self) -> Result<&'a Session, ApiError> {
+        self.session
+            .ok_or_else(|| ApiError::internal("route needs a session"))
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        body::parse_json(self.body, JSON_BODY_LIMIT)
+    }
+
+    pub fn param(&self, name: &str) -> &'a str {
+        self.params.get(name).unwrap_or_default()
+    }
+
+    pub fn query_pairs(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let url = self
+            .req
+            .url()
+            .map_err(|e| ApiError::bad_request(format!("unreadable URL: {e}")))?;
+        Ok(url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect())
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.req.headers().get(name).ok().flatten()
+    }
+
+    /// Services acting for the signed-in user.
+    pub fn services(&self) -> Result<Ctx<'a>, ApiError> {
+        let actor = format!("user:{}", self.user()?.user_id);
+        Ctx::new(self.env, self.request_id, actor)
+    }
+}

@@ -1,0 +1,97 @@
+//! The OAuth redirect target. Browsers get a small page that reports the
+//! outcome to the frontend window that opened the popup; clients asking for
+//! JSON get JSON (success) or a problem document (failure).
+
+use carbon_core::error::ApiError;
+use carbon_core::oauth_page::{self, Outcome};
+use serde_json::json;
+
+use super::call::Call;
+use crate::config::env_string;
+use crate::connections::oauth::{callback as run_callback, CallbackParams};
+use crate::connections::Ctx;
+use crate::http::Reply;
+
+/// Where the Worker is reachable, for redirect URIs: `PUBLIC_BASE_URL`, or
+/// the origin this request came to.
+pub fn public_base(call: &Call<'_>) -> Result<String, ApiError> {
+    if let Some(base) = env_string(call.env, "PUBLIC_BASE_URL") {
+        return Ok(base.trim_end_matches('/').to_owned());
+    }
+    let url = call
+        .req
+        .url()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(url.origin().ascii_serialization())
+}
+
+/// The frontend window's origin: `FRONTEND_ORIGIN`, else the first of
+/// `ALLOWED_ORIGINS`. Never `*`.
+fn frontend_origin(call: &Call<'_>) -> Result<String, ApiError> {
+    env_string(call.env, "FRONTEND_ORIGIN")
+        .or_else(|| {
+            env_string(call.env, "ALLOWED_ORIGINS")
+                .and_then(|v| v.split(',').next().map(|o| o.trim().to_owned()))
+        })
+        .filter(|o| !o.is_empty() && o != "*")
+        .ok_or_else(|| {
+            ApiError::internal("configuration: FRONTEND_ORIGIN (or ALLOWED_ORIGINS) is not set")
+        })
+}
+
+/// GET /api/v1/oauth/{integration}/callback
+pub async fn callback(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let mut params = CallbackParams::default();
+    for (k, v) in call.query_pairs()? {
+        match k.as_str() {
+            "state" => params.state = Some(v),
+            "code" => params.code = Some(v),
+            "error" => params.error = Some(v),
+            "error_description" => params.error_description = Some(v),
+            _ => {}
+        }
+    }
+    let origin = frontend_origin(call)?;
+    let ctx = Ctx::new(call.env, call.request_id, "provider:oauth-callback".into())?;
+    let session_user = call.session.map(|s| s.user_id.as_str());
+    let result = run_callback(&ctx, call.param("integration"), params, session_user).await;
+    let wants_json = call
+        .header("Accept")
+        .is_some_and(|a| a.contains("json") && !a.contains("text/html"));
+    if wants_json {
+        return match result.outcome.status {
+            "error" => Err(error_for(
+                result.status,
+                result.outcome.error.unwrap_or_default(),
+            )),
+            _ => Reply::json(result.status, &json!(result.outcome)),
+        };
+    }
+    Ok(page(result.status, &result.outcome, &origin))
+}
+
+fn error_for(status: u16, detail: String) -> ApiError {
+    match status {
+        502 => ApiError::BadGateway { detail },
+        503 => ApiError::ServiceUnavailable { detail },
+        409 => ApiError::Conflict { detail },
+        _ => ApiError::bad_request(detail),
+    }
+}
+
+fn page(status: u16, outcome: &Outcome, origin: &str) -> Reply {
+    let nonce = carbon_core::oauth::random_token(crate::random::bytes());
+    Reply {
+        status,
+        body: oauth_page::render(outcome, origin, &nonce).into_bytes(),
+        content_type: "text/html; charset=utf-8",
+        headers: vec![
+            (
+                "Content-Security-Policy",
+                oauth_page::content_security_policy(&nonce),
+            ),
+            // The URL carried the authorization code: never send it onwards.
+            ("Referrer-Policy", "no-referrer".to_owned()),
+        ],
+    }
+}

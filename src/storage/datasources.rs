@@ -1,0 +1,305 @@
+//! Datasource rows. Every read and write of a user's row is scoped by
+//! `user_id`: another user's id behaves exactly like a missing one.
+
+use carbon_core::datasources::Record;
+use worker::wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use super::audit::{self, Entry};
+use super::{changes, int, opt_text, text};
+
+const COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
+    sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
+    last_synced_at, created_at, updated_at";
+
+pub struct NewRow<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub integration_id: &'a str,
+    pub display_name: &'a str,
+    pub auth_type: &'a str,
+    pub status: &'a str,
+    pub last_error: Option<&'a str>,
+    pub settings: &'a str,
+    pub sync_frequency_minutes: u32,
+    pub credentials: &'a str,
+    pub credential_hint: Option<&'a str>,
+    pub token_expires_at: Option<&'a str>,
+    pub tokens_refreshed_at: Option<&'a str>,
+    pub now: &'a str,
+}
+
+/// Inserts the row and its audit entry atomically (one D1 batch is one
+/// transaction): a connection never exists without its `connect` record.
+pub async fn insert(db: &D1Database, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Result<()> {
+    let insert = db
+        .prepare(
+            "INSERT INTO datasources (id, user_id, integration_id, display_name, auth_type, status, last_error, \
+             settings, sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, \
+             token_expires_at, tokens_refreshed_at, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, 1, ?11, ?12, ?13, ?14, ?14)",
+        )
+        .bind(&[
+            text(row.id),
+            text(row.user_id),
+            text(row.integration_id),
+            text(row.display_name),
+            text(row.auth_type),
+            text(row.status),
+            opt_text(row.last_error),
+            text(row.settings),
+            int(row.sync_frequency_minutes.into()),
+            text(row.credentials),
+            opt_text(row.credential_hint),
+            opt_text(row.token_expires_at),
+            opt_text(row.tokens_refreshed_at),
+            text(row.now),
+        ])?;
+    db.batch(vec![insert, audit::insert(db, entry)?]).await?;
+    Ok(())
+}
+
+pub async fn get(db: &D1Database, user_id: &str, id: &str) -> worker::Result<Option<Record>> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM datasources WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL"
+    ))
+    .bind(&[text(id), text(user_id)])?
+    .first::<Record>(None)
+    .await
+}
+
+/// One page, newest first, and the total.
+pub async fn list(
+    db: &D1Database,
+    user_id: &str,
+    limit: u32,
+    offset: u32,
+) -> worker::Result<(Vec<Record>, u64)> {
+    let page = db
+        .prepare(format!(
+            "SELECT {COLUMNS} FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+        ))
+        .bind(&[text(user_id), int(limit.into()), int(offset.into())])?;
+    let count = db
+        .prepare("SELECT COUNT(*) AS n FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL")
+        .bind(&[text(user_id)])?;
+    let results = db.batch(vec![page, count]).await?;
+    let rows = results[0].results::<Record>()?;
+    let total = results[1]
+        .results::<serde_json::Value>()?
+        .first()
+        .and_then(|r| r["n"].as_u64())
+        .unwrap_or(0);
+    Ok((rows, total))
+}
+
+/// Field changes for [`update`]; `None` leaves a column as it is.
+#[derive(Default)]
+pub struct Changes<'a> {
+    pub display_name: Option<&'a str>,
+    pub settings: Option<&'a str>,
+    pub sync_frequency_minutes: Option<u32>,
+    pub enabled: Option<bool>,
+    pub status: Option<&'a str>,
+    /// `Some(None)` clears the error.
+    pub last_error: Option<Option<&'a str>>,
+    pub credentials: Option<&'a str>,
+    pub credential_hint: Option<&'a str>,
+}
+
+fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
+    // Parameters ?1..?3 are id, user id and now; changes follow from ?4.
+    let mut columns: Vec<(&str, JsValue)> = Vec::new();
+    if let Some(v) = c.display_name {
+        columns.push(("display_name", text(v)));
+    }
+    if let Some(v) = c.settings {
+        columns.push(("settings", text(v)));
+    }
+    if let Some(v) = c.sync_frequency_minutes {
+        columns.push(("sync_frequency_minutes", int(v.into())));
+    }
+    if let Some(v) = c.enabled {
+        columns.push(("enabled", int(v.into())));
+    }
+    if let Some(v) = c.status {
+        columns.push(("status", text(v)));
+    }
+    if let Some(v) = c.last_error {
+        columns.push(("last_error", opt_text(v)));
+    }
+    if let Some(v) = c.credentials {
+        columns.push(("credentials", text(v)));
+    }
+    if let Some(v) = c.credential_hint {
+        columns.push(("credential_hint", text(v)));
+    }
+    let mut sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!("{column} = ?{}", i + 4))
+        .collect();
+    if c.credentials.is_some() {
+        sets.push("credentials_version = credentials_version + 1".into());
+    }
+    (sets, columns.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Applies `changes` with its audit entry in one transaction. With
+/// `expected_version`, only if the credentials are still that version.
+pub async fn update(
+    db: &D1Database,
+    user_id: &str,
+    id: &str,
+    expected_version: Option<i64>,
+    c: &Changes<'_>,
+    entry: &Entry<'_>,
+    now: &str,
+) -> worker::Result<bool> {
+    let (mut sets, extra) = set_clauses(c);
+    sets.push("updated_at = ?3".into());
+    let mut sql = format!(
+        "UPDATE datasources SET {} WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL",
+        sets.join(", ")
+    );
+    let mut args = vec![text(id), text(user_id), text(now)];
+    args.extend(extra);
+    if let Some(v) = expected_version {
+        args.push(int(v));
+        sql.push_str(&format!(" AND credentials_version = ?{}", args.len()));
+    }
+    let results = db
+        .batch(vec![
+            db.prepare(sql).bind(&args)?,
+            audit::insert_if_changed(db, entry)?,
+        ])
+        .await?;
+    Ok(changes(&results[0]) == 1)
+}
+
+/// Takes the refresh lease if nobody holds a live one and the credentials
+/// are still `version`. The loser re-reads instead of refreshing again.
+pub async fn claim_refresh(
+    db: &D1Database,
+    id: &str,
+    version: i64,
+    now: &str,
+    until: &str,
+) -> worker::Result<bool> {
+    let result = db
+        .prepare(
+            "UPDATE datasources SET refresh_lock_until = ?1 WHERE id = ?2 AND credentials_version = ?3 \
+             AND deleted_at IS NULL AND (refresh_lock_until IS NULL OR refresh_lock_until < ?4)",
+        )
+        .bind(&[text(until), text(id), int(version), text(now)])?
+        .run()
+        .await?;
+    Ok(changes(&result) == 1)
+}
+
+pub struct NewTokens<'a> {
+    pub credentials: &'a str,
+    pub token_expires_at: Option<&'a str>,
+    pub settings: Option<&'a str>,
+    pub status: &'a str,
+    pub last_error: Option<&'a str>,
+}
+
+/// Stores refreshed tokens if the credentials are still `version`, bumps the
+/// version and releases the lease, with its audit entry, in one transaction.
+pub async fn store_tokens(
+    db: &D1Database,
+    id: &str,
+    version: i64,
+    t: &NewTokens<'_>,
+    entry: &Entry<'_>,
+    now: &str,
+) -> worker::Result<bool> {
+    let update = db
+        .prepare(
+            "UPDATE datasources SET credentials = ?1, credentials_version = credentials_version + 1, \
+             token_expires_at = ?2, tokens_refreshed_at = ?3, updated_at = ?3, refresh_lock_until = NULL, \
+             settings = COALESCE(?4, settings), status = ?5, last_error = ?6 \
+             WHERE id = ?7 AND credentials_version = ?8 AND deleted_at IS NULL",
+        )
+        .bind(&[
+            text(t.credentials),
+            opt_text(t.token_expires_at),
+            text(now),
+            opt_text(t.settings),
+            text(t.status),
+            opt_text(t.last_error),
+            text(id),
+            int(version),
+        ])?;
+    let results = db
+        .batch(vec![update, audit::insert_if_changed(db, entry)?])
+        .await?;
+    Ok(changes(&results[0]) == 1)
+}
+
+/// Sets the status (and error) of a row without touching its credentials,
+/// releasing any refresh lease.
+pub async fn set_status(
+    db: &D1Database,
+    id: &str,
+    status: &str,
+    last_error: Option<&str>,
+    entry: &Entry<'_>,
+    now: &str,
+) -> worker::Result<()> {
+    let update = db
+        .prepare(
+            "UPDATE datasources SET status = ?1, last_error = ?2, refresh_lock_until = NULL, updated_at = ?3 \
+             WHERE id = ?4 AND deleted_at IS NULL",
+        )
+        .bind(&[text(status), opt_text(last_error), text(now), text(id)])?;
+    db.batch(vec![update, audit::insert(db, entry)?]).await?;
+    Ok(())
+}
+
+/// Disconnects: destroys the credentials at once and hides the row; the
+/// row itself, its sync logs and its audit trail stay for audit.
+pub async fn soft_delete(
+    db: &D1Database,
+    user_id: &str,
+    id: &str,
+    entry: &Entry<'_>,
+    now: &str,
+) -> worker::Result<bool> {
+    let update = db
+        .prepare(
+            "UPDATE datasources SET credentials = NULL, credential_hint = NULL, token_expires_at = NULL, \
+             status = 'disabled', enabled = 0, refresh_lock_until = NULL, deleted_at = ?1, updated_at = ?1, \
+             credentials_version = credentials_version + 1 \
+             WHERE id = ?2 AND user_id = ?3 AND deleted_at IS NULL",
+        )
+        .bind(&[text(now), text(id), text(user_id)])?;
+    let results = db
+        .batch(vec![update, audit::insert_if_changed(db, entry)?])
+        .await?;
+    Ok(changes(&results[0]) == 1)
+}
+
+/// Active OAuth connections whose tokens were last obtained before `before`.
+pub async fn stale_oauth(db: &D1Database, before: &str, limit: u32) -> worker::Result<Vec<Record>> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM datasources WHERE auth_type = 'oauth2' AND deleted_at IS NULL AND status = 'active' \
+         AND (tokens_refreshed_at IS NULL OR tokens_refreshed_at < ?1) ORDER BY tokens_refreshed_at LIMIT ?2"
+    ))
+    .bind(&[text(before), int(limit.into())])?
+    .all()
+    .await?
+    .results()
+}
+
+/// A row by id alone, for the scheduled job (which acts for every user).
+pub async fn get_by_id(db: &D1Database, id: &str) -> worker::Result<Option<Record>> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM datasources WHERE id = ?1 AND deleted_at IS NULL"
+    ))
+    .bind(&[text(id)])?
+    .first::<Record>(None)
+    .await
+}

@@ -1,0 +1,75 @@
+//! Pending OAuth authorization requests, consumed exactly once.
+
+use serde::Deserialize;
+use worker::D1Database;
+
+use super::{opt_text, text};
+
+pub struct NewState<'a> {
+    pub state_hash: &'a str,
+    pub user_id: &'a str,
+    pub integration_id: &'a str,
+    pub datasource_id: Option<&'a str>,
+    pub display_name: &'a str,
+    pub code_verifier: Option<&'a str>,
+    pub redirect_uri: &'a str,
+    pub created_at: &'a str,
+    pub expires_at: &'a str,
+}
+
+pub async fn insert(db: &D1Database, s: &NewState<'_>) -> worker::Result<()> {
+    db.prepare(
+        "INSERT INTO oauth_states (state_hash, user_id, integration_id, datasource_id, display_name, \
+         code_verifier, redirect_uri, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .bind(&[
+        text(s.state_hash),
+        text(s.user_id),
+        text(s.integration_id),
+        opt_text(s.datasource_id),
+        text(s.display_name),
+        opt_text(s.code_verifier),
+        text(s.redirect_uri),
+        text(s.created_at),
+        text(s.expires_at),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct State {
+    pub user_id: String,
+    pub integration_id: String,
+    pub datasource_id: Option<String>,
+    pub display_name: String,
+    pub code_verifier: Option<String>,
+    pub redirect_uri: String,
+    pub expires_at: String,
+}
+
+/// Marks the state used and returns it, in one statement: of two callbacks
+/// racing with the same state, exactly one gets the row.
+pub async fn consume(
+    db: &D1Database,
+    state_hash: &str,
+    now: &str,
+) -> worker::Result<Option<State>> {
+    db.prepare(
+        "UPDATE oauth_states SET used_at = ?1 WHERE state_hash = ?2 AND used_at IS NULL \
+         RETURNING user_id, integration_id, datasource_id, display_name, code_verifier, redirect_uri, expires_at",
+    )
+    .bind(&[text(now), text(state_hash)])?
+    .first::<State>(None)
+    .await
+}
+
+/// Drops states nobody will use again (expired a day ago or more).
+pub async fn purge(db: &D1Database, before: &str) -> worker::Result<()> {
+    db.prepare("DELETE FROM oauth_states WHERE expires_at < ?1")
+        .bind(&[text(before)])?
+        .run()
+        .await?;
+    Ok(())
+}
