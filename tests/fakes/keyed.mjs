@@ -1,0 +1,82 @@
+// Fakes of the key-authenticated providers, in their documented formats
+// (../shared/PROVIDERS.md and each provider's API reference).
+
+import { basic, json, listen } from './server.mjs';
+
+/**
+ * Octopus Energy REST: HTTP Basic with the API key as user name and an
+ * empty password; GET /v1/accounts/{number}/ returns the account.
+ * Errors are Django REST framework bodies ({"detail": ...}).
+ */
+export async function octopus({ accounts }) {
+  const fake = await listen((req, res) => {
+    const m = /^\/v1\/accounts\/([^/]+)\/$/.exec(req.path);
+    if (!m) return json(res, 404, { detail: 'Not found.' });
+    const creds = basic(req.headers.authorization);
+    const account = accounts[m[1]];
+    const known = creds && creds[1] === '' && !fake.revoked.has(creds[0]) && Object.values(accounts).some((a) => a.key === creds[0]);
+    if (!known) {
+      return json(res, 401, { detail: 'Invalid API key.' });
+    }
+    if (fake.throttle) {
+      res.writeHead(403, { 'content-type': 'text/html' }).end('<HTML><HEAD><TITLE>ERROR: The request could not be satisfied</TITLE></HEAD></HTML>');
+      return;
+    }
+    if (!account || account.key !== creds[0]) return json(res, 404, { detail: 'Not found.' });
+    return json(res, 200, {
+      number: m[1],
+      properties: [
+        {
+          id: 1234567,
+          moved_in_at: '2021-04-01T00:00:00+01:00',
+          moved_out_at: null,
+          address_line_1: '1 Example Street',
+          postcode: 'AB1 2CD',
+          electricity_meter_points: [
+            {
+              mpan: account.mpan,
+              profile_class: 1,
+              consumption_standard: 2700,
+              meters: [{ serial_number: '21L1234567', registers: [] }],
+              agreements: [{ tariff_code: 'E-1R-AGILE-24-10-01-C', valid_from: '2024-10-01T00:00:00+01:00', valid_to: null }],
+              is_export: false,
+            },
+          ],
+          gas_meter_points: [{ mprn: '1234567890', consumption_standard: 11500, meters: [{ serial_number: 'E6S12345678901' }], agreements: [] }],
+        },
+      ],
+    });
+  });
+  fake.revoked = new Set();
+  return fake;
+}
+
+/** OpenAI Admin API: Bearer admin key; errors {"error": {"message", "type", "code"}}. */
+export async function openai({ adminKeys }) {
+  return listen((req, res) => {
+    if (req.path !== '/v1/organization/projects') return json(res, 404, { error: { message: 'Not found', type: 'invalid_request_error' } });
+    const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (adminKeys.includes(key)) {
+      return json(res, 200, { object: 'list', data: [{ id: 'proj_abc', object: 'organization.project', name: 'Default project', status: 'active' }], first_id: 'proj_abc', last_id: 'proj_abc', has_more: false });
+    }
+    return json(res, 401, {
+      error: { message: `Incorrect API key provided: ${key.slice(0, 8)}***. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+    });
+  });
+}
+
+/** Anthropic Admin API: x-api-key and anthropic-version headers. */
+export async function anthropic({ adminKeys }) {
+  const fake = await listen((req, res) => {
+    // `mode` lets a test make the provider overloaded or drop connections.
+    if (fake.mode === 'overloaded') return json(res, 529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    if (fake.mode === 'reset') return res.socket.destroy();
+    if (!req.headers['anthropic-version']) return json(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } });
+    if (!adminKeys.includes(req.headers['x-api-key'])) {
+      return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+    }
+    return json(res, 200, { data: [{ id: 'wrkspc_01', type: 'workspace', name: 'Default' }], has_more: false, first_id: 'wrkspc_01', last_id: 'wrkspc_01' });
+  });
+  fake.mode = 'ok';
+  return fake;
+}

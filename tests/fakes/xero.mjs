@@ -1,0 +1,89 @@
+// Xero: a real OAuth 2.0 authorization server (oauth2-mock-server) made to
+// behave like Xero's identity service where it matters here: HTTP Basic
+// client auth, PKCE required, single-use rotating refresh tokens, and an
+// `invalid_grant` switch. Plus the API's GET /connections.
+
+import { OAuth2Server } from 'oauth2-mock-server';
+import { basic, json, listen } from './server.mjs';
+
+export async function xero({ clientId, clientSecret }) {
+  const server = new OAuth2Server();
+  await server.issuer.keys.generate('RS256');
+  await server.start(0, '127.0.0.1');
+  const base = server.issuer.url;
+  const control = {
+    refreshGrants: [], // refresh tokens presented, in order
+    issuedRefresh: [], // refresh tokens handed out, in order
+    failRefreshWith: null, // e.g. 'invalid_grant'
+    accessTtl: 1800,
+    revoked: [],
+  };
+  const live = new Set();
+  const liveAccess = new Set();
+  server.service.on('beforeResponse', (response, req) => {
+    const creds = basic(req.headers.authorization);
+    if (!creds || creds[0] !== clientId || creds[1] !== clientSecret) {
+      response.statusCode = 401;
+      response.body = { error: 'invalid_client' };
+      return;
+    }
+    const body = req.body;
+    if (body.grant_type === 'authorization_code' && !body.code_verifier) {
+      response.statusCode = 400;
+      response.body = { error: 'invalid_grant', error_description: 'PKCE code_verifier required' };
+      return;
+    }
+    if (body.grant_type === 'refresh_token') {
+      control.refreshGrants.push(body.refresh_token);
+      if (control.failRefreshWith || !live.delete(body.refresh_token)) {
+        response.statusCode = 400;
+        response.body = { error: control.failRefreshWith ?? 'invalid_grant' };
+        return;
+      }
+    }
+    response.body.expires_in = control.accessTtl;
+    live.add(response.body.refresh_token);
+    liveAccess.add(response.body.access_token);
+    control.issuedRefresh.push(response.body.refresh_token);
+  });
+  server.service.on('beforeRevoke', (response, req) => {
+    // The mock does not parse revocation bodies: read the form ourselves.
+    const creds = basic(req.headers.authorization);
+    if (!creds || creds[0] !== clientId || creds[1] !== clientSecret) response.statusCode = 401;
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => control.revoked.push(new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token')));
+  });
+  const api = await listen((req, res) => {
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (req.path !== '/connections') return json(res, 404, {});
+    if (!liveAccess.has(token) || control.rejectAccess) {
+      return json(res, 401, { Type: null, Title: 'Unauthorized', Status: 401, Detail: 'AuthenticationUnsuccessful' });
+    }
+    return json(res, 200, [
+      { id: 'e1eede29-f875-4a5d-8470-17f6a29a88b1', authEventId: 'd99ecdfe-391d-43d2-b834-17636ba90e8d', tenantId: '70784a63-d24b-46a9-a4db-0e70a274b056', tenantType: 'ORGANISATION', tenantName: 'Maple Florists Ltd', createdDateUtc: '2019-07-09T23:40:30.1833130', updatedDateUtc: '2020-05-15T01:35:13.8491980' },
+    ]);
+  });
+  return {
+    base,
+    api,
+    control,
+    /** Worker settings pointing Xero at this fake. */
+    vars: {
+      XERO_CLIENT_ID: clientId,
+      XERO_CLIENT_SECRET: clientSecret,
+      XERO_AUTHORIZE_URL: `${base}/authorize`,
+      XERO_TOKEN_URL: `${base}/token`,
+      XERO_REVOCATION_URL: `${base}/revoke`,
+      XERO_API_BASE: api.url,
+    },
+    /** Makes every outstanding access token fail at the API (as after revocation). */
+    expireAccessTokens() {
+      liveAccess.clear();
+    },
+    async close() {
+      await server.stop();
+      await api.close();
+    },
+  };
+}
