@@ -14,6 +14,8 @@ use crate::storage::datasources::{self as rows, NewRow};
 /// Validates the key with the provider, then stores it encrypted, active.
 /// Invalid (422) or provider down (502/503): nothing is written.
 pub async fn create(ctx: &Ctx<'_>, user_id: &str, new: NewDatasource) -> Result<View, ApiError> {
+    // Refuse before calling the provider when the key could not seal the result.
+    ctx.ring()?;
     let i = &new.entry.integration;
     let provider = providers::provider(&i.id)
         .ok_or_else(|| ApiError::internal("validated provider missing"))?;

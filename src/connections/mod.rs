@@ -54,7 +54,9 @@ impl Settings for EnvSettings<'_> {
 pub struct Ctx<'a> {
     pub env: &'a Env,
     pub db: D1Database,
-    pub ring: crypto::KeyRing,
+    /// Validated lazily: a request that encrypts nothing still works (and
+    /// says what else is missing) when the key is misconfigured.
+    ring: Result<crypto::KeyRing, String>,
     pub request_id: &'a str,
     /// `user:<id>` or `system:<job>`, for the audit log.
     pub actor: String,
@@ -66,10 +68,16 @@ impl<'a> Ctx<'a> {
             env,
             db: crate::storage::database(env)
                 .map_err(|e| ApiError::internal(format!("D1 binding: {e}")))?,
-            ring: key_ring(env).map_err(|e| ApiError::internal(format!("configuration: {e}")))?,
+            ring: key_ring(env),
             request_id,
             actor,
         })
+    }
+
+    pub fn ring(&self) -> Result<&crypto::KeyRing, ApiError> {
+        self.ring
+            .as_ref()
+            .map_err(|e| ApiError::internal(format!("configuration: {e}")))
     }
 
     pub fn settings(&self) -> EnvSettings<'a> {
@@ -111,7 +119,7 @@ impl<'a> Ctx<'a> {
             serde_json::to_vec(secret).map_err(|e| ApiError::internal(e.to_string()))?;
         crypto::seal(
             &WebCrypto,
-            &self.ring,
+            self.ring()?,
             fresh_iv(),
             &credentials_aad(datasource_id, user_id),
             &plaintext,
@@ -130,7 +138,7 @@ impl<'a> Ctx<'a> {
         };
         let now = timestamp(self.now());
         let aad = credentials_aad(&rec.id, &rec.user_id);
-        let opened = crypto::open(&WebCrypto, &self.ring, &aad, envelope).await;
+        let opened = crypto::open(&WebCrypto, self.ring()?, &aad, envelope).await;
         let plaintext = match opened {
             Ok(o) => o.plaintext,
             Err(err) => {

@@ -103,7 +103,7 @@ pub async fn authorize(
         Some(v) => Some(
             crypto::seal(
                 &WebCrypto,
-                &ctx.ring,
+                ctx.ring()?,
                 fresh_iv(),
                 &verifier_aad(&hash, user_id),
                 v.as_bytes(),
@@ -247,7 +247,7 @@ async fn callback_inner(
         Some(sealed) => {
             let opened = crypto::open(
                 &WebCrypto,
-                &ctx.ring,
+                ctx.ring()?,
                 &verifier_aad(&hash, &pending.user_id),
                 sealed,
             )
