@@ -49,4 +49,10 @@ export default class extends WorkerEntrypoint {
       inFlight.delete(fail);
     }
   }
+
+  // The cron trigger. A panic here is logged by the Rust hook; the runtime
+  // records the failed invocation, there is no response to shape.
+  async scheduled(controller) {
+    return new RustWorker(this.ctx, this.env).scheduled(controller);
+  }
 }

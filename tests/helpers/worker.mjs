@@ -29,8 +29,9 @@ export function freePort() {
  *   file replacing .dev.vars); null uses the developer's .dev.vars as
  *   `npm run dev` does.
  */
-export async function startWorker({ vars = null } = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'carbon-worker-'));
+export async function startWorker({ vars = null, persistDir = null } = {}) {
+  // Reusing a persist dir runs a second Worker over the first one's D1.
+  const dir = persistDir ?? mkdtempSync(path.join(tmpdir(), 'carbon-worker-'));
   const env = projectEnv();
   const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir], {
     cwd: ROOT,
@@ -41,7 +42,7 @@ export async function startWorker({ vars = null } = {}) {
 
   const port = await freePort();
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
-    '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
+    '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--test-scheduled'];
   if (vars) {
     const envFile = path.join(dir, 'test.env');
     writeFileSync(envFile, Object.entries(vars).map(([k, v]) => envLine(k, v)).join('\n') + '\n');
@@ -82,14 +83,16 @@ export async function startWorker({ vars = null } = {}) {
         .filter((l) => l.startsWith('{"level"'))
         .map((l) => JSON.parse(l)),
     fetch: (p, init) => fetch(`${url}${p}`, init),
-    async stop() {
+    /** Runs the cron handler, as the scheduler would. */
+    scheduled: (cron) => fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}`),
+    async stop({ keepData = false } = {}) {
       try {
         process.kill(-child.pid, 'SIGTERM');
       } catch {
         // already gone
       }
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dir, { recursive: true, force: true });
+      if (!keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
