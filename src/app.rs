@@ -12,6 +12,7 @@ use worker::{Env, Request, Response};
 
 use crate::handlers::call::Call;
 use crate::http::Reply;
+use crate::storage::StatementCount;
 use crate::{auth, config, handlers};
 
 /// Wall-clock time. In Workers it advances only across I/O, which is what a
@@ -40,6 +41,7 @@ struct Outcome {
     route: Option<&'static str>,
     user_id: Option<String>,
     preflight: bool,
+    statements: StatementCount,
 }
 
 pub async fn handle(req: Request, env: Env) -> Response {
@@ -84,6 +86,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         status: reply.status,
         duration_ms: (js_sys::Date::now() - started).max(0.0) as u64,
         user_id: outcome.user_id.as_deref(),
+        d1_statements: outcome.statements.get(),
         error: internal_cause.as_deref(),
     }
     .to_line();
@@ -162,6 +165,7 @@ async fn dispatch(
         body: &body,
         session: session.as_ref(),
         request_id,
+        statements: &outcome.statements,
     };
     route_to(route.id, &call).await
 }
@@ -169,7 +173,7 @@ async fn dispatch(
 async fn route_to(id: RouteId, call: &Call<'_>) -> Result<Reply, ApiError> {
     use handlers::{datasources as ds, integrations, oauth};
     match id {
-        RouteId::Health => handlers::health::get(call.env).await,
+        RouteId::Health => handlers::health::get(call.env, call.statements).await,
         RouteId::OpenApi => Ok(handlers::openapi::get()),
         RouteId::Me => handlers::me::get(call.user()?),
         RouteId::IntegrationsList => integrations::list(call.req),

@@ -11,7 +11,7 @@ use crate::storage::oauth_states;
 
 pub async fn run(cron: &str, env: &Env) {
     let run_id = format!("cron-{}", js_sys::Date::now() as u64);
-    let ctx = match Ctx::new(env, &run_id, "system:cron".into()) {
+    let ctx = match Ctx::new(env, &run_id, "system:cron".into(), &Default::default()) {
         Ok(ctx) => ctx,
         Err(e) => {
             worker::console_error!(

@@ -18,6 +18,8 @@ pub struct RequestLog<'a> {
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<&'a str>,
+    /// Statements sent to D1 while serving the request.
+    pub d1_statements: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
 }

@@ -17,7 +17,7 @@ use carbon_core::oauth::TokenSet;
 use carbon_core::providers::{HttpRequest, Probe, Provider, Secrets, Settings};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, Env};
+use worker::Env;
 
 use crate::config::env_string;
 use crate::crypto::{fresh_iv, key_ring, WebCrypto};
@@ -53,7 +53,7 @@ impl Settings for EnvSettings<'_> {
 /// Everything one request (or the scheduled job) needs to act on connections.
 pub struct Ctx<'a> {
     pub env: &'a Env,
-    pub db: D1Database,
+    pub db: crate::storage::Db,
     /// Validated lazily: a request that encrypts nothing still works (and
     /// says what else is missing) when the key is misconfigured.
     ring: Result<crypto::KeyRing, String>,
@@ -63,10 +63,15 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(env: &'a Env, request_id: &'a str, actor: String) -> Result<Self, ApiError> {
+    pub fn new(
+        env: &'a Env,
+        request_id: &'a str,
+        actor: String,
+        statements: &crate::storage::StatementCount,
+    ) -> Result<Self, ApiError> {
         Ok(Ctx {
             env,
-            db: crate::storage::database(env)
+            db: crate::storage::database(env, statements)
                 .map_err(|e| ApiError::internal(format!("D1 binding: {e}")))?,
             ring: key_ring(env),
             request_id,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use worker::{Env, Request};
 
 use crate::connections::Ctx;
+use crate::storage::StatementCount;
 
 pub struct Call<'a> {
     pub req: &'a Request,
@@ -17,6 +18,8 @@ pub struct Call<'a> {
     pub body: &'a [u8],
     pub session: Option<&'a Session>,
     pub request_id: &'a str,
+    /// D1 statements this request sent, for its log line.
+    pub statements: &'a StatementCount,
 }
 
 impl<'a> Call<'a> {
@@ -51,6 +54,6 @@ impl<'a> Call<'a> {
     /// Services acting for the signed-in user.
     pub fn services(&self) -> Result<Ctx<'a>, ApiError> {
         let actor = format!("user:{}", self.user()?.user_id);
-        Ctx::new(self.env, self.request_id, actor)
+        Ctx::new(self.env, self.request_id, actor, self.statements)
     }
 }

@@ -3,7 +3,7 @@ use serde::Serialize;
 use worker::Env;
 
 use crate::http::Reply;
-use crate::storage;
+use crate::storage::{self, StatementCount};
 
 #[derive(Serialize)]
 struct Health {
@@ -17,8 +17,8 @@ struct Health {
 ///
 /// 200 when D1 answers, 503 (same body shape) when it does not, so a load
 /// balancer or uptime check can act on the status alone.
-pub async fn get(env: &Env) -> Result<Reply, ApiError> {
-    let schema = match storage::database(env) {
+pub async fn get(env: &Env, statements: &StatementCount) -> Result<Reply, ApiError> {
+    let schema = match storage::database(env, statements) {
         Ok(db) => storage::schema_version(&db).await,
         Err(e) => Err(e),
     };

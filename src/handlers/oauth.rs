@@ -52,7 +52,12 @@ pub async fn callback(call: &Call<'_>) -> Result<Reply, ApiError> {
         }
     }
     let origin = frontend_origin(call)?;
-    let ctx = Ctx::new(call.env, call.request_id, "provider:oauth-callback".into())?;
+    let ctx = Ctx::new(
+        call.env,
+        call.request_id,
+        "provider:oauth-callback".into(),
+        call.statements,
+    )?;
     let session_user = call.session.map(|s| s.user_id.as_str());
     let result = run_callback(&ctx, call.param("integration"), params, session_user).await;
     let wants_json = call

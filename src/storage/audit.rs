@@ -2,7 +2,9 @@
 //! credential decryption. Rows outlive their datasource.
 
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
+
+use super::Db;
 
 use super::{opt_text, text};
 
@@ -19,7 +21,7 @@ pub struct Entry<'a> {
     pub at: &'a str,
 }
 
-pub fn insert(db: &D1Database, e: &Entry<'_>) -> worker::Result<D1PreparedStatement> {
+pub fn insert(db: &Db, e: &Entry<'_>) -> worker::Result<D1PreparedStatement> {
     bind(
         db,
         "INSERT INTO audit_log (id, user_id, datasource_id, action, actor, request_id, detail, created_at) \
@@ -31,7 +33,7 @@ pub fn insert(db: &D1Database, e: &Entry<'_>) -> worker::Result<D1PreparedStatem
 /// Inserts only if the statement just before it in the same batch changed a
 /// row (SQLite's `changes()`), so a lost compare-and-swap leaves no entry
 /// claiming a change that did not happen.
-pub fn insert_if_changed(db: &D1Database, e: &Entry<'_>) -> worker::Result<D1PreparedStatement> {
+pub fn insert_if_changed(db: &Db, e: &Entry<'_>) -> worker::Result<D1PreparedStatement> {
     bind(
         db,
         "INSERT INTO audit_log (id, user_id, datasource_id, action, actor, request_id, detail, created_at) \
@@ -40,7 +42,7 @@ pub fn insert_if_changed(db: &D1Database, e: &Entry<'_>) -> worker::Result<D1Pre
     )
 }
 
-fn bind(db: &D1Database, sql: &str, e: &Entry<'_>) -> worker::Result<D1PreparedStatement> {
+fn bind(db: &Db, sql: &str, e: &Entry<'_>) -> worker::Result<D1PreparedStatement> {
     db.prepare(sql).bind(&[
         text(&e.id),
         text(e.user_id),
@@ -65,7 +67,7 @@ pub struct Row {
 
 /// The newest entries first.
 pub async fn list(
-    db: &D1Database,
+    db: &Db,
     user_id: &str,
     datasource_id: &str,
     limit: u32,

@@ -1,9 +1,9 @@
 //! Datasource rows. Every read and write of a user's row is scoped by
 //! `user_id`: another user's id behaves exactly like a missing one.
 
+use super::Db;
 use carbon_core::datasources::Record;
 use worker::wasm_bindgen::JsValue;
-use worker::D1Database;
 
 use super::audit::{self, Entry};
 use super::{changes, int, opt_text, text};
@@ -31,7 +31,7 @@ pub struct NewRow<'a> {
 
 /// Inserts the row and its audit entry atomically (one D1 batch is one
 /// transaction): a connection never exists without its `connect` record.
-pub async fn insert(db: &D1Database, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Result<()> {
+pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Result<()> {
     let insert = db
         .prepare(
             "INSERT INTO datasources (id, user_id, integration_id, display_name, auth_type, status, last_error, \
@@ -59,7 +59,7 @@ pub async fn insert(db: &D1Database, row: &NewRow<'_>, entry: &Entry<'_>) -> wor
     Ok(())
 }
 
-pub async fn get(db: &D1Database, user_id: &str, id: &str) -> worker::Result<Option<Record>> {
+pub async fn get(db: &Db, user_id: &str, id: &str) -> worker::Result<Option<Record>> {
     db.prepare(format!(
         "SELECT {COLUMNS} FROM datasources WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL"
     ))
@@ -70,7 +70,7 @@ pub async fn get(db: &D1Database, user_id: &str, id: &str) -> worker::Result<Opt
 
 /// One page, newest first, and the total.
 pub async fn list(
-    db: &D1Database,
+    db: &Db,
     user_id: &str,
     limit: u32,
     offset: u32,
@@ -149,7 +149,7 @@ fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
 /// Applies `changes` with its audit entry in one transaction. With
 /// `expected_version`, only if the credentials are still that version.
 pub async fn update(
-    db: &D1Database,
+    db: &Db,
     user_id: &str,
     id: &str,
     expected_version: Option<i64>,
@@ -181,7 +181,7 @@ pub async fn update(
 /// Takes the refresh lease if nobody holds a live one and the credentials
 /// are still `version`. The loser re-reads instead of refreshing again.
 pub async fn claim_refresh(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     version: i64,
     now: &str,
@@ -209,7 +209,7 @@ pub struct NewTokens<'a> {
 /// Stores refreshed tokens if the credentials are still `version`, bumps the
 /// version and releases the lease, with its audit entry, in one transaction.
 pub async fn store_tokens(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     version: i64,
     t: &NewTokens<'_>,
@@ -242,7 +242,7 @@ pub async fn store_tokens(
 /// Sets the status (and error) of a row without touching its credentials,
 /// releasing any refresh lease.
 pub async fn set_status(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     status: &str,
     last_error: Option<&str>,
@@ -262,7 +262,7 @@ pub async fn set_status(
 /// Disconnects: destroys the credentials at once and hides the row; the
 /// row itself, its sync logs and its audit trail stay for audit.
 pub async fn soft_delete(
-    db: &D1Database,
+    db: &Db,
     user_id: &str,
     id: &str,
     entry: &Entry<'_>,
@@ -283,7 +283,7 @@ pub async fn soft_delete(
 }
 
 /// Active OAuth connections whose tokens were last obtained before `before`.
-pub async fn stale_oauth(db: &D1Database, before: &str, limit: u32) -> worker::Result<Vec<Record>> {
+pub async fn stale_oauth(db: &Db, before: &str, limit: u32) -> worker::Result<Vec<Record>> {
     db.prepare(format!(
         "SELECT {COLUMNS} FROM datasources WHERE auth_type = 'oauth2' AND deleted_at IS NULL AND status = 'active' \
          AND (tokens_refreshed_at IS NULL OR tokens_refreshed_at < ?1) ORDER BY tokens_refreshed_at LIMIT ?2"
@@ -295,7 +295,7 @@ pub async fn stale_oauth(db: &D1Database, before: &str, limit: u32) -> worker::R
 }
 
 /// A row by id alone, for the scheduled job (which acts for every user).
-pub async fn get_by_id(db: &D1Database, id: &str) -> worker::Result<Option<Record>> {
+pub async fn get_by_id(db: &Db, id: &str) -> worker::Result<Option<Record>> {
     db.prepare(format!(
         "SELECT {COLUMNS} FROM datasources WHERE id = ?1 AND deleted_at IS NULL"
     ))

@@ -1,7 +1,7 @@
 //! Pending OAuth authorization requests, consumed exactly once.
 
+use super::Db;
 use serde::Deserialize;
-use worker::D1Database;
 
 use super::{opt_text, text};
 
@@ -17,7 +17,7 @@ pub struct NewState<'a> {
     pub expires_at: &'a str,
 }
 
-pub async fn insert(db: &D1Database, s: &NewState<'_>) -> worker::Result<()> {
+pub async fn insert(db: &Db, s: &NewState<'_>) -> worker::Result<()> {
     db.prepare(
         "INSERT INTO oauth_states (state_hash, user_id, integration_id, datasource_id, display_name, \
          code_verifier, redirect_uri, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -51,11 +51,7 @@ pub struct State {
 
 /// Marks the state used and returns it, in one statement: of two callbacks
 /// racing with the same state, exactly one gets the row.
-pub async fn consume(
-    db: &D1Database,
-    state_hash: &str,
-    now: &str,
-) -> worker::Result<Option<State>> {
+pub async fn consume(db: &Db, state_hash: &str, now: &str) -> worker::Result<Option<State>> {
     db.prepare(
         "UPDATE oauth_states SET used_at = ?1 WHERE state_hash = ?2 AND used_at IS NULL \
          RETURNING user_id, integration_id, datasource_id, display_name, code_verifier, redirect_uri, expires_at",
@@ -66,7 +62,7 @@ pub async fn consume(
 }
 
 /// Drops states nobody will use again (expired a day ago or more).
-pub async fn purge(db: &D1Database, before: &str) -> worker::Result<()> {
+pub async fn purge(db: &Db, before: &str) -> worker::Result<()> {
     db.prepare("DELETE FROM oauth_states WHERE expires_at < ?1")
         .bind(&[text(before)])?
         .run()

@@ -1,0 +1,248 @@
+// `npm run bench`: the Worker's size, start-up and speed, measured the same
+// way every time. See README "Benchmarks" for how to read the table.
+//
+// - Bundle: the wasm and JS that `wrangler deploy` would upload, raw and gzip -9.
+// - Start-up: from starting workerd (Miniflare) to the first 200, and that
+//   first request's latency; median of several cold starts.
+// - Requests: a closed-loop Rust client (bench/loadgen) in its own process,
+//   against workerd serving the Worker directly, for a fixed duration and
+//   concurrency. Each round measures every scenario back to back, in a
+//   rotated order, including a baseline Worker answering constant JSON; each
+//   scenario is also reported as a ratio to the baseline of the same round,
+//   which absorbs the machine's minute-to-minute drift.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { setup } from '../scripts/setup.mjs';
+import { BIN, ROOT, log, projectEnv, run } from '../scripts/lib/toolchain.mjs';
+import { signSessionToken } from '../scripts/lib/jwt.mjs';
+import { freePort } from '../tests/helpers/worker.mjs';
+import { seedSql } from './seed.mjs';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
+const COLD_STARTS = 3;
+const ISSUER = 'https://bench.clerk.invalid';
+const BENCH_USER = 'user_bench';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function wrangler(args, env = projectEnv()) {
+  const res = spawnSync(path.join(BIN, 'wrangler'), args, { cwd: ROOT, env, encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`wrangler ${args.join(' ')} failed:\n${res.stdout}\n${res.stderr}`);
+  return res.stdout;
+}
+
+function bundle() {
+  const outdir = path.join(ROOT, 'bench', '.build');
+  rmSync(outdir, { recursive: true, force: true });
+  wrangler(['deploy', '--dry-run', '--outdir', outdir]);
+  const files = readdirSync(outdir);
+  const entry = files.find((f) => f.endsWith('.js'));
+  const wasm = files.find((f) => f.endsWith('.wasm'));
+  const size = (f) => {
+    const bytes = readFileSync(path.join(outdir, f));
+    return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+  };
+  return { outdir, entry, wasm, sizes: { wasm: size(wasm), js: size(entry) } };
+}
+
+async function startServer(config) {
+  const started = process.hrtime.bigint();
+  const child = spawn(path.join(BIN, 'node'), [path.join(ROOT, 'bench', 'server.mjs'), JSON.stringify(config)], {
+    cwd: ROOT,
+    env: projectEnv(),
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const health = `http://127.0.0.1:${config.appPort}/api/v1/health`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`bench server exited: ${out}`);
+    const t0 = process.hrtime.bigint();
+    try {
+      const res = await fetch(health);
+      await res.text();
+      if (res.status === 200) {
+        const now = process.hrtime.bigint();
+        return {
+          child,
+          output: () => out,
+          startupMs: Number(now - started) / 1e6,
+          firstRequestMs: Number(now - t0) / 1e6,
+        };
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('bench server did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function stopServer(server) {
+  server.child.kill('SIGTERM');
+  await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
+}
+
+function load(url, headers = []) {
+  const args = [url, '--duration-ms', String(DURATION_MS), '--concurrency', String(CONCURRENCY), '--warmup-ms', '500'];
+  for (const h of headers) args.push('--header', h);
+  const res = spawnSync(path.join(ROOT, 'target', 'release', 'loadgen'), args, { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`loadgen failed: ${res.stderr}`);
+  return JSON.parse(res.stdout);
+}
+
+/** The server's latest request log line per route (see bench/server.mjs). */
+async function stats(server) {
+  const seen = () => [...server.output().matchAll(/STATS (.*)\n/g)];
+  const before = seen().length;
+  server.child.stdin.write('STATS\n');
+  for (let i = 0; i < 100; i++) {
+    const all = seen();
+    if (all.length > before) return JSON.parse(all.at(-1)[1]);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('the bench server did not answer STATS');
+}
+
+function table(result) {
+  const lines = [];
+  const b = result.bundle;
+  lines.push(`Bundle: wasm ${b.wasm.raw} B (gzip -9 ${b.wasm.gzip} B), JS ${b.js.raw} B (gzip -9 ${b.js.gzip} B)`);
+  lines.push(`Start-up (median of ${COLD_STARTS}): ${result.startup.ms.toFixed(0)} ms to first 200; first request ${result.startup.firstRequestMs.toFixed(1)} ms`);
+  lines.push(`Load: ${ROUNDS} rounds x ${DURATION_MS} ms per scenario, concurrency ${CONCURRENCY}, closed loop, medians across rounds`);
+  lines.push('');
+  lines.push('| scenario | req/s | p50 ms | p99 ms | errors | x baseline p50 | baseline/req-s | D1 statements/req |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of result.scenarios) {
+    lines.push(
+      `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} | ${s.errors} | ${s.p50_ratio.toFixed(2)} | ${s.rps_ratio.toFixed(2)} | ${s.d1_statements ?? '-'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  setup();
+  log('building the load generator');
+  run('cargo', ['build', '--release', '-p', 'loadgen', '--quiet']);
+  log('bundling as wrangler deploy would');
+  const built = bundle();
+
+  const persistDir = mkdtempSync(path.join(tmpdir(), 'carbon-bench-'));
+  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistDir]);
+  const sqlFile = path.join(persistDir, 'seed.sql');
+  writeFileSync(sqlFile, seedSql(BENCH_USER, 20));
+  wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistDir, '--file', sqlFile]);
+
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const vars = {
+    CLERK_ISSUER: ISSUER,
+    CLERK_JWT_KEY: publicKey,
+    ALLOWED_ORIGINS: 'https://app.bench.invalid',
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  };
+  const config = async () => ({
+    bundleDir: built.outdir,
+    entry: built.entry,
+    wasm: built.wasm,
+    persistDir,
+    appPort: await freePort(),
+    baselinePort: await freePort(),
+    vars,
+  });
+
+  log(`measuring ${COLD_STARTS} cold starts`);
+  const starts = [];
+  for (let i = 0; i < COLD_STARTS; i++) {
+    const server = await startServer(await config());
+    starts.push(server);
+    await stopServer(server);
+  }
+
+  const cfg = await config();
+  const server = await startServer(cfg);
+  const token = signSessionToken({ privateKey, kid: 'bench', issuer: ISSUER, userId: BENCH_USER, azp: null, ttlSeconds: 3600 });
+  const app = `http://127.0.0.1:${cfg.appPort}`;
+  const scenarios = [
+    { name: 'baseline (constant JSON Worker)', url: `http://127.0.0.1:${cfg.baselinePort}/`, route: null },
+    { name: 'GET /api/v1/integrations', url: `${app}/api/v1/integrations`, route: 'GET /api/v1/integrations' },
+    {
+      name: 'GET /api/v1/integrations?category=solar_battery&q=battery',
+      url: `${app}/api/v1/integrations?category=solar_battery&q=battery`,
+      route: 'GET /api/v1/integrations',
+    },
+    {
+      name: 'GET /api/v1/datasources (auth + D1, 20 rows)',
+      url: `${app}/api/v1/datasources`,
+      headers: [`Authorization: Bearer ${token}`],
+      route: 'GET /api/v1/datasources',
+    },
+  ];
+  const check = await fetch(scenarios[3].url, { headers: { authorization: `Bearer ${token}` } });
+  const listed = await check.json();
+  if (check.status !== 200 || listed.pagination.total !== 20) throw new Error(`seeded datasources not visible: ${JSON.stringify(listed)}`);
+  const d1 = {};
+  for (const s of scenarios.filter((s) => s.route)) {
+    await fetch(s.url, { headers: Object.fromEntries((s.headers ?? []).map((h) => h.split(': '))) }).then((r) => r.text());
+    d1[s.name] = (await stats(server)).lastByRoute[s.route]?.d1_statements;
+  }
+
+  const rounds = scenarios.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    log(`round ${r + 1}/${ROUNDS}`);
+    for (let k = 0; k < scenarios.length; k++) {
+      const i = (k + r) % scenarios.length;
+      rounds[i].push(load(scenarios[i].url, scenarios[i].headers));
+    }
+  }
+  await stopServer(server);
+  rmSync(persistDir, { recursive: true, force: true });
+
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length },
+    settings: { rounds: ROUNDS, duration_ms: DURATION_MS, concurrency: CONCURRENCY },
+    bundle: built.sizes,
+    startup: { ms: median(starts.map((s) => s.startupMs)), firstRequestMs: median(starts.map((s) => s.firstRequestMs)), samples: starts.map((s) => s.startupMs) },
+    scenarios: scenarios.map((s, i) => ({
+      name: s.name,
+      rps: median(rounds[i].map((x) => x.rps)),
+      p50_ms: median(rounds[i].map((x) => x.p50_ms)),
+      p99_ms: median(rounds[i].map((x) => x.p99_ms)),
+      errors: rounds[i].reduce((n, x) => n + x.errors, 0),
+      p50_ratio: median(rounds[i].map((x, r) => x.p50_ms / rounds[0][r].p50_ms)),
+      rps_ratio: median(rounds[i].map((x, r) => rounds[0][r].rps / x.rps)),
+      d1_statements: d1[s.name],
+      rounds: rounds[i],
+    })),
+  };
+  const text = table(result);
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = result.date.replace(/[:.]/g, '-');
+  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(path.join(dir, 'latest.md'), `# Latest benchmark (${result.date})\n\n${text}\n`);
+  console.log(text);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
