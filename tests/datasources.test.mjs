@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { d1 } from './helpers/d1.mjs';
-import { expectProblem } from './helpers/http.mjs';
+import { expectProblem, userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { anthropic, octopus, openai } from './fakes/keyed.mjs';
 
@@ -41,16 +41,7 @@ after(async () => {
   await Promise.all([octo?.close(), oai?.close(), ant?.close()]);
 });
 
-async function api(user, method, path, body) {
-  const res = await worker.fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${issuer.token(user)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  seen.push(text);
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
+const api = userClient(() => worker, issuer, seen);
 
 const octopusBody = (key = OCTO_KEY, account = 'A-1B2C3D4E', name = 'Head office') => ({
   integration_id: 'octopus-energy',

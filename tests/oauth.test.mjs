@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FRONTEND, newIssuer, workerVars } from './helpers/auth.mjs';
 import { d1 } from './helpers/d1.mjs';
-import { expectProblem } from './helpers/http.mjs';
+import { expectProblem, userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { enphase } from './fakes/enphase.mjs';
 import { xero } from './fakes/xero.mjs';
@@ -39,16 +39,7 @@ after(async () => {
   await en?.close();
 });
 
-async function api(user, method, path, body) {
-  const res = await worker.fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${issuer.token(user)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  seen.push(text);
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
+const api = userClient(() => worker, issuer, seen);
 
 /** What the user's browser does: open the provider URL, follow its redirect. */
 async function consent(authorizationUrl) {

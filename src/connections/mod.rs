@@ -3,6 +3,7 @@
 //! probe interpretation, envelope format) are in `carbon_core`; this module
 //! sequences them around I/O.
 
+pub mod callback;
 pub mod keyed;
 pub mod manage;
 pub mod oauth;

@@ -2,45 +2,34 @@
 
 use carbon_core::catalog::{self, query};
 use carbon_core::error::ApiError;
-use carbon_core::routes::Params;
 use serde::Serialize;
-use worker::Request;
 
+use super::call::Call;
 use crate::http::Reply;
 
 /// Browsers and the CDN may reuse a catalog response for this long; the ETag
 /// makes revalidation after that cheap.
 const MAX_AGE: &str = "public, max-age=300";
 
-fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
-    let url = req
-        .url()
-        .map_err(|e| ApiError::bad_request(format!("unreadable URL: {e}")))?;
-    Ok(url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect())
-}
-
-fn cacheable<T: Serialize>(req: &Request, value: &T) -> Result<Reply, ApiError> {
-    let if_none_match = req.headers().get("If-None-Match").ok().flatten();
+fn cacheable<T: Serialize>(call: &Call<'_>, value: &T) -> Result<Reply, ApiError> {
+    let if_none_match = call.header("If-None-Match");
     Ok(Reply::json(200, value)?.cacheable(MAX_AGE, if_none_match.as_deref()))
 }
 
 /// GET /api/v1/integrations
-pub fn list(req: &Request) -> Result<Reply, ApiError> {
-    let query = query::ListQuery::parse(&query_pairs(req)?)?;
-    cacheable(req, &query::list(catalog::catalog(), &query))
+pub fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let query = query::ListQuery::parse(&call.query_pairs()?)?;
+    cacheable(call, &query::list(catalog::catalog(), &query))
 }
 
 /// GET /api/v1/integrations/categories
-pub fn categories(req: &Request) -> Result<Reply, ApiError> {
+pub fn categories(call: &Call<'_>) -> Result<Reply, ApiError> {
     #[derive(Serialize)]
     struct Categories {
         data: Vec<catalog::CategoryCount>,
     }
     cacheable(
-        req,
+        call,
         &Categories {
             data: catalog::catalog().categories(),
         },
@@ -48,10 +37,10 @@ pub fn categories(req: &Request) -> Result<Reply, ApiError> {
 }
 
 /// GET /api/v1/integrations/{id}
-pub fn get(req: &Request, params: &Params) -> Result<Reply, ApiError> {
-    let id = params.get("id").unwrap_or_default();
+pub fn get(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let id = call.param("id");
     let entry = catalog::catalog()
         .get(id)
         .ok_or_else(|| ApiError::not_found(format!("no integration with id {id:?}")))?;
-    cacheable(req, &entry.detail())
+    cacheable(call, &entry.detail())
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::call::Call;
 use crate::config::env_string;
-use crate::connections::oauth::{callback as run_callback, CallbackParams};
+use crate::connections::callback::{callback as run_callback, CallbackParams};
 use crate::connections::Ctx;
 use crate::http::Reply;
 

@@ -12,3 +12,20 @@ export async function expectProblem(assert, res, status) {
   assert.equal(body.request_id, res.headers.get('x-request-id'));
   return body;
 }
+
+/**
+ * A JSON client acting as a signed-in user. Every response body is pushed
+ * to `seen`, so a test can check that no secret was ever returned.
+ */
+export function userClient(worker, issuer, seen = []) {
+  return async function api(user, method, path, body) {
+    const res = await worker().fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${issuer.token(user)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    seen.push(text);
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+  };
+}

@@ -1,57 +1,20 @@
-//! A user's connections to providers: request validation at the boundary,
-//! the stored record, and the view the API returns (never a secret).
+//! Request bodies for creating, changing and authorising datasources,
+//! validated once at the boundary into types the rest of the code trusts.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::{DEFAULT_SYNC_MINUTES, MAX_SYNC_MINUTES, MIN_SYNC_MINUTES};
 use crate::catalog::model::{AuthType, Integration};
 use crate::catalog::{self, Entry};
 use crate::error::{ApiError, FieldError};
 use crate::providers;
 
-pub const DEFAULT_SYNC_MINUTES: u32 = 1440;
-pub const MIN_SYNC_MINUTES: u32 = 15;
-pub const MAX_SYNC_MINUTES: u32 = 43_200;
 const MAX_NAME: usize = 200;
 const MAX_FIELD: usize = 4096;
 const MAX_SETTINGS_BYTES: usize = 16 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Active,
-    Error,
-    ReauthRequired,
-    Disabled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Active => "active",
-            Status::Error => "error",
-            Status::ReauthRequired => "reauth_required",
-            Status::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Status::Pending,
-            Status::Active,
-            Status::Error,
-            Status::ReauthRequired,
-            Status::Disabled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-}
 
 /// `POST /api/v1/datasources` as sent.
 #[derive(Debug, Deserialize)]
@@ -294,104 +257,6 @@ impl UpdateBody {
     }
 }
 
-/// A shown-once-never-again secret becomes `••••1a2b` (last four characters
-/// of the first secret field, only when long enough not to give much away).
-pub fn credential_hint(
-    integration: &Integration,
-    fields: &BTreeMap<String, String>,
-) -> Option<String> {
-    let field = integration.credential_fields.iter().find(|f| f.secret)?;
-    let value = fields.get(&field.name)?;
-    let chars: Vec<char> = value.chars().collect();
-    let tail: String = if chars.len() >= 12 {
-        chars[chars.len() - 4..].iter().collect()
-    } else {
-        String::new()
-    };
-    Some(format!("{} ••••{tail}", field.label))
-}
-
-/// A datasource row as storage returns it. `credentials` stays encrypted.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Record {
-    pub id: String,
-    pub user_id: String,
-    pub integration_id: String,
-    pub display_name: String,
-    pub auth_type: String,
-    pub status: String,
-    pub last_error: Option<String>,
-    pub settings: String,
-    pub sync_frequency_minutes: u32,
-    pub enabled: u8,
-    pub credentials: Option<String>,
-    pub credentials_version: i64,
-    pub credential_hint: Option<String>,
-    pub token_expires_at: Option<String>,
-    pub last_synced_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// What the API returns for a datasource: everything but the secret.
-#[derive(Debug, Serialize)]
-pub struct View {
-    pub id: String,
-    pub integration_id: String,
-    pub integration_name: Option<String>,
-    pub display_name: String,
-    pub auth_type: String,
-    pub status: String,
-    pub last_error: Option<String>,
-    pub enabled: bool,
-    pub sync_frequency_minutes: u32,
-    pub settings: Value,
-    pub credential_hint: Option<String>,
-    pub token_expires_at: Option<String>,
-    pub last_synced_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<Record> for View {
-    fn from(r: Record) -> Self {
-        View {
-            integration_name: catalog::catalog()
-                .get(&r.integration_id)
-                .map(|e| e.integration.name.clone()),
-            settings: serde_json::from_str(&r.settings).unwrap_or(Value::Null),
-            enabled: r.enabled != 0,
-            id: r.id,
-            integration_id: r.integration_id,
-            display_name: r.display_name,
-            auth_type: r.auth_type,
-            status: r.status,
-            last_error: r.last_error,
-            sync_frequency_minutes: r.sync_frequency_minutes,
-            credential_hint: r.credential_hint,
-            token_expires_at: r.token_expires_at,
-            last_synced_at: r.last_synced_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-/// ISO-8601 UTC with seconds, as stored in D1 (sorts as text).
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// `prefix_` + 20 random characters from a 32-letter alphabet (100 bits).
-pub fn new_id(prefix: &str, random: [u8; 20]) -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let tail: String = random
-        .iter()
-        .map(|b| ALPHABET[(b & 31) as usize] as char)
-        .collect();
-    format!("{prefix}_{tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,25 +328,5 @@ mod tests {
         let xero = &catalog::catalog().get("xero").unwrap().integration;
         let oauth: UpdateBody = serde_json::from_value(json!({"credentials": {}})).unwrap();
         assert!(oauth.validate(xero).is_err());
-    }
-
-    #[test]
-    fn hints_show_at_most_the_last_four_characters() {
-        let i = &catalog::catalog()
-            .get("octopus-energy")
-            .unwrap()
-            .integration;
-        let f: BTreeMap<_, _> =
-            [("api_key".to_string(), "sk_live_abcdefgh1234".to_string())].into();
-        assert_eq!(credential_hint(i, &f).unwrap(), "API key ••••1234");
-        let short: BTreeMap<_, _> = [("api_key".to_string(), "short".to_string())].into();
-        assert_eq!(credential_hint(i, &short).unwrap(), "API key ••••");
-    }
-
-    #[test]
-    fn ids_are_prefixed_and_url_safe() {
-        let id = new_id("ds", [255; 20]);
-        assert_eq!(id.len(), 23);
-        assert!(id.starts_with("ds_") && id[3..].chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }
