@@ -188,13 +188,19 @@ async function main() {
       route: 'GET /api/v1/integrations',
     },
     {
+      name: 'GET /api/v1/me (session token only)',
+      url: `${app}/api/v1/me`,
+      headers: [`Authorization: Bearer ${token}`],
+      route: 'GET /api/v1/me',
+    },
+    {
       name: 'GET /api/v1/datasources (auth + D1, 20 rows)',
       url: `${app}/api/v1/datasources`,
       headers: [`Authorization: Bearer ${token}`],
       route: 'GET /api/v1/datasources',
     },
   ];
-  const check = await fetch(scenarios[3].url, { headers: { authorization: `Bearer ${token}` } });
+  const check = await fetch(scenarios[4].url, { headers: { authorization: `Bearer ${token}` } });
   const listed = await check.json();
   if (check.status !== 200 || listed.pagination.total !== 20) throw new Error(`seeded datasources not visible: ${JSON.stringify(listed)}`);
   const d1 = {};

@@ -1,13 +1,13 @@
-//! Authenticating a request: the token from the request, keys cached per
-//! isolate, the JWKS fetched with the Workers `fetch`. The checks themselves
-//! live in `carbon_core::auth`.
+//! Authenticating a request: the token from the request, one verifier per
+//! isolate (keys, JWKS cache, tokens already verified), the JWKS fetched with
+//! the Workers `fetch`. The checks themselves live in `carbon_core::auth`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use carbon_core::auth::{
-    self, AuthError, JwksCache, JwksFetcher, KeySource, Session, VerifyingKey,
+    AuthConfig, AuthError, JwksCache, JwksFetcher, KeySource, Session, Verifier, VerifyingKey,
 };
 use carbon_core::error::ApiError;
 use futures_util::future::{select, Either};
@@ -16,9 +16,9 @@ use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 use crate::config::{self, KeyConfig};
 
 thread_local! {
-    /// Verifying keys for this isolate, rebuilt only if the configuration
-    /// changes. Keeps the JWKS cache warm across requests.
-    static KEYS: RefCell<Option<(KeyConfig, Rc<KeySource>)>> = const { RefCell::new(None) };
+    /// The verifier for this isolate (keys, JWKS cache, verified tokens),
+    /// rebuilt only if the configuration changes.
+    static VERIFIER: RefCell<Option<(KeyConfig, Rc<Verifier>)>> = const { RefCell::new(None) };
 }
 
 /// The bearer token, from `Authorization: Bearer` or else Clerk's `__session`
@@ -43,31 +43,32 @@ pub fn token_from(headers: &Headers) -> Option<String> {
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError> {
     let token = token_from(req.headers()).ok_or(AuthError::Missing)?;
     let (auth_config, key_config) = config::auth_config(env).map_err(ApiError::internal)?;
-    let source = key_source(&key_config)?;
+    let verifier = verifier(auth_config, &key_config)?;
     let fetcher = WorkerJwks(match &key_config {
         KeyConfig::JwksUrl(url) => url.clone(),
         KeyConfig::Pem(_) => String::new(),
     });
-    let now = crate::app::now();
-    Ok(auth::verify(&token, &auth_config, &source, &fetcher, now).await?)
+    Ok(verifier.verify(&token, &fetcher, crate::app::now()).await?)
 }
 
-fn key_source(config: &KeyConfig) -> Result<Rc<KeySource>, ApiError> {
-    if let Some(source) = KEYS.with_borrow(|k| {
-        k.as_ref()
-            .filter(|(c, _)| c == config)
-            .map(|(_, s)| s.clone())
-    }) {
-        return Ok(source);
+fn verifier(auth_config: AuthConfig, keys: &KeyConfig) -> Result<Rc<Verifier>, ApiError> {
+    let current = VERIFIER.with_borrow(|slot| {
+        slot.as_ref()
+            .filter(|(k, v)| k == keys && v.config == auth_config)
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(verifier) = current {
+        return Ok(verifier);
     }
-    let source = Rc::new(match config {
+    let source = match keys {
         KeyConfig::Pem(pem) => KeySource::Pem(
             VerifyingKey::from_pem(pem).map_err(|e| ApiError::internal(e.to_string()))?,
         ),
         KeyConfig::JwksUrl(_) => KeySource::Jwks(RefCell::new(JwksCache::default())),
-    });
-    KEYS.set(Some((config.clone(), source.clone())));
-    Ok(source)
+    };
+    let verifier = Rc::new(Verifier::new(auth_config, source));
+    VERIFIER.set(Some((keys.clone(), verifier.clone())));
+    Ok(verifier)
 }
 
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);

@@ -6,6 +6,7 @@
 //! then the claims (`exp`/`nbf`/`iat` with 5 s of skew, `iss`, `azp`, `sub`).
 //! Claims are never read from a token whose signature has not been checked.
 
+pub mod cache;
 mod keys;
 #[cfg(test)]
 pub(crate) mod testkeys;
@@ -90,7 +91,7 @@ pub struct Session {
 }
 
 /// The checks that depend on configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     /// `CLERK_ISSUER`: the Frontend API URL; `iss` must equal it exactly.
     pub issuer: String,
@@ -122,6 +123,48 @@ struct ClerkClaims {
 
 const RS256: StrongAlg<Rsa> = StrongAlg(Rsa::rs256());
 
+/// Everything a verification needs that lives as long as the isolate: the
+/// configuration, the keys, and the tokens already verified under them.
+pub struct Verifier {
+    pub config: AuthConfig,
+    pub source: KeySource,
+    cache: RefCell<cache::SessionCache>,
+}
+
+impl Verifier {
+    pub fn new(config: AuthConfig, source: KeySource) -> Self {
+        Verifier {
+            config,
+            source,
+            cache: RefCell::default(),
+        }
+    }
+
+    /// [`verify`], skipping the signature check for a token this isolate
+    /// already verified (its time claims are still checked).
+    pub async fn verify<F: JwksFetcher>(
+        &self,
+        token: &str,
+        fetcher: &F,
+        now: DateTime<Utc>,
+    ) -> Result<Session, AuthError> {
+        let key = cache::token_key(token);
+        if let Some(hit) = self.cache.borrow().get(&key, now) {
+            return hit;
+        }
+        let (session, expires, not_before) =
+            verify_claims(token, &self.config, &self.source, fetcher, now).await?;
+        self.cache
+            .borrow_mut()
+            .insert(key, session.clone(), expires, not_before);
+        Ok(session)
+    }
+
+    pub fn cached_sessions(&self) -> usize {
+        self.cache.borrow().len()
+    }
+}
+
 /// Verifies a session token and returns who it belongs to.
 pub async fn verify<F: JwksFetcher>(
     token: &str,
@@ -130,6 +173,20 @@ pub async fn verify<F: JwksFetcher>(
     fetcher: &F,
     now: DateTime<Utc>,
 ) -> Result<Session, AuthError> {
+    verify_claims(token, config, source, fetcher, now)
+        .await
+        .map(|(s, _, _)| s)
+}
+
+type Verified = (Session, DateTime<Utc>, Option<DateTime<Utc>>);
+
+async fn verify_claims<F: JwksFetcher>(
+    token: &str,
+    config: &AuthConfig,
+    source: &KeySource,
+    fetcher: &F,
+    now: DateTime<Utc>,
+) -> Result<Verified, AuthError> {
     let untrusted = UntrustedToken::new(token).map_err(|_| AuthError::Malformed)?;
     let header = untrusted.header();
     if header.token_type.as_deref().is_some_and(|t| t != "JWT") {
@@ -148,7 +205,11 @@ pub async fn verify<F: JwksFetcher>(
             jwt_compact::ValidationError::MalformedClaims(_) => AuthError::Malformed,
             _ => AuthError::InvalidSignature,
         })?;
-    check_claims(token.claims(), config, now)
+    let claims = token.claims();
+    let session = check_claims(claims, config, now)?;
+    // check_claims refused a token without `exp`.
+    let expires = claims.expiration.ok_or(AuthError::MissingClaim("exp"))?;
+    Ok((session, expires, claims.not_before))
 }
 
 fn check_claims(

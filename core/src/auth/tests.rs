@@ -306,3 +306,63 @@ fn jwks_token_without_kid_is_unknown_key() {
     let result = block_on(verify(&token, &config(), &jwks_source(), &fetcher, now()));
     assert_eq!(result, Err(AuthError::UnknownKey));
 }
+
+#[test]
+fn verifier_caches_verified_tokens_but_still_honours_expiry() {
+    let verifier = Verifier::new(config(), pem_source());
+    let fetcher = FakeJwks::serving(&[]);
+    let token = testkeys::sign(&header("k1"), &claims(), PRIMARY_KEY);
+    let first = block_on(verifier.verify(&token, &fetcher, now())).unwrap();
+    assert_eq!(verifier.cached_sessions(), 1);
+    let second = block_on(verifier.verify(&token, &fetcher, now())).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(verifier.cached_sessions(), 1);
+    let later = now() + chrono::Duration::seconds(66);
+    assert_eq!(
+        block_on(verifier.verify(&token, &fetcher, later)),
+        Err(AuthError::Expired)
+    );
+}
+
+#[test]
+fn verifier_does_not_cache_failures() {
+    let verifier = Verifier::new(config(), pem_source());
+    let fetcher = FakeJwks::serving(&[]);
+    let forged = testkeys::sign(&header("k1"), &claims(), OTHER_KEY);
+    for _ in 0..2 {
+        assert_eq!(
+            block_on(verifier.verify(&forged, &fetcher, now())),
+            Err(AuthError::InvalidSignature)
+        );
+    }
+    assert_eq!(verifier.cached_sessions(), 0);
+}
+
+#[test]
+fn session_cache_is_bounded() {
+    let mut cache = cache::SessionCache::default();
+    let session = Session {
+        user_id: "u".into(),
+        session_id: None,
+    };
+    for i in 0..(cache::CAPACITY + 10) {
+        let key = cache::token_key(&format!("token-{i}"));
+        cache.insert(
+            key,
+            session.clone(),
+            now() + chrono::Duration::seconds(60),
+            None,
+        );
+    }
+    assert_eq!(cache.len(), cache::CAPACITY);
+    assert!(
+        cache.get(&cache::token_key("token-0"), now()).is_none(),
+        "oldest evicted"
+    );
+    assert!(cache
+        .get(
+            &cache::token_key(&format!("token-{}", cache::CAPACITY + 9)),
+            now()
+        )
+        .is_some());
+}
