@@ -95,6 +95,21 @@ describe('connecting with an API key', () => {
     assert.equal(octo.requests.length, calls);
   });
 
+  test('malformed JSON is a 400 and an unknown member a 422, with nothing stored', async () => {
+    const before = await count('user_a');
+    const res = await worker.fetch('/api/v1/datasources', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${issuer.token('user_a')}`, 'content-type': 'application/json' },
+      body: '{"integration_id": "octopus-energy",',
+    });
+    const problem = await expectProblem(assert, res, 400);
+    assert.match(problem.detail, /not valid JSON/);
+    const extra = await api('user_a', 'POST', '/api/v1/datasources', { ...octopusBody(), admin: true });
+    assert.equal(extra.status, 422);
+    assert.equal(extra.body.field, 'admin');
+    assert.equal(await count('user_a'), before);
+  });
+
   test('integrations without a key connector are refused with a reason', async () => {
     for (const [id, reason] of [['british-gas', /not supported yet/], ['xero', /OAuth/], ['nope', /unknown integration/]]) {
       const res = await api('user_a', 'POST', '/api/v1/datasources', { integration_id: id });

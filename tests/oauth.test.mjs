@@ -181,6 +181,12 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     assert.equal(ds.body.status, 'reauth_required');
     assert.match(ds.body.last_error, /invalid_grant/);
 
+    // Switching it off and on does not pretend it is healthy.
+    await api('user_g', 'PUT', `/api/v1/datasources/${id}`, { enabled: false });
+    assert.equal((await api('user_g', 'GET', `/api/v1/datasources/${id}`)).body.status, 'disabled');
+    await api('user_g', 'PUT', `/api/v1/datasources/${id}`, { enabled: true });
+    assert.equal((await api('user_g', 'GET', `/api/v1/datasources/${id}`)).body.status, 'reauth_required');
+
     // Re-authorising the same datasource brings it back.
     const again = await connectXero('user_g', { datasource_id: id });
     assert.equal(again.id, id);

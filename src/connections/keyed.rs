@@ -92,21 +92,17 @@ pub async fn update(ctx: &Ctx<'_>, rec: Record, changes: Changes) -> Result<View
         sealed = Some(ctx.seal(&rec.id, &rec.user_id, &secret).await?);
     }
     let now = timestamp(ctx.now());
-    // Re-enabling a disabled source makes it active again; new valid
-    // credentials clear any error.
-    let reactivate = changes.enabled == Some(true) || sealed.is_some();
-    let status = match changes.enabled {
-        Some(false) => Some(Status::Disabled.as_str()),
-        _ if reactivate => Some(Status::Active.as_str()),
-        _ => None,
-    };
+    // Valid new credentials make the connection healthy again. `enabled` is
+    // its own switch: the health status survives disabling and re-enabling.
+    let replaced = sealed.is_some();
+    let status = replaced.then_some(Status::Active.as_str());
     let c = rows::Changes {
         display_name: changes.display_name.as_deref(),
         settings: settings_json.as_deref(),
         sync_frequency_minutes: changes.sync_frequency_minutes,
         enabled: changes.enabled,
         status,
-        last_error: reactivate.then_some(None),
+        last_error: replaced.then_some(None),
         credentials: sealed.as_deref(),
         credential_hint: hint.as_deref(),
     };

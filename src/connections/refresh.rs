@@ -63,7 +63,12 @@ async fn refresh(
     .await
     .map_err(db_error)?
     {
-        return refresh_as_winner(ctx, provider, rec, tokens).await;
+        let result = refresh_as_winner(ctx, provider, rec, tokens).await;
+        if result.is_err() {
+            // Success and reauth_required release the lease with their write.
+            let _ = rows::release_refresh(&ctx.db, &rec.id).await;
+        }
+        return result;
     }
     wait_for_winner(ctx, rec).await
 }
@@ -98,7 +103,7 @@ async fn refresh_as_winner(
             return reauth(ctx, rec, &format!("invalid_grant: {reason}")).await
         }
         Err(other) => {
-            // Transient: leave the connection as it is and let the lease lapse.
+            // Transient: leave the connection as it is; the caller releases the lease.
             return Err(ApiError::BadGateway {
                 detail: format!("refreshing the token failed: {other}"),
             });

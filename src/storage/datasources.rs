@@ -178,6 +178,16 @@ pub async fn update(
     Ok(changes(&results[0]) == 1)
 }
 
+/// Gives the refresh lease back after a failed refresh, so the next caller
+/// can try at once instead of waiting for it to lapse.
+pub async fn release_refresh(db: &Db, id: &str) -> worker::Result<()> {
+    db.prepare("UPDATE datasources SET refresh_lock_until = NULL WHERE id = ?1")
+        .bind(&[text(id)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
 /// Takes the refresh lease if nobody holds a live one and the credentials
 /// are still `version`. The loser re-reads instead of refreshing again.
 pub async fn claim_refresh(
@@ -285,7 +295,7 @@ pub async fn soft_delete(
 /// Active OAuth connections whose tokens were last obtained before `before`.
 pub async fn stale_oauth(db: &Db, before: &str, limit: u32) -> worker::Result<Vec<Record>> {
     db.prepare(format!(
-        "SELECT {COLUMNS} FROM datasources WHERE auth_type = 'oauth2' AND deleted_at IS NULL AND status = 'active' \
+        "SELECT {COLUMNS} FROM datasources WHERE auth_type = 'oauth2' AND deleted_at IS NULL AND status = 'active' AND enabled = 1 \
          AND (tokens_refreshed_at IS NULL OR tokens_refreshed_at < ?1) ORDER BY tokens_refreshed_at LIMIT ?2"
     ))
     .bind(&[text(before), int(limit.into())])?

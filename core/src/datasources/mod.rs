@@ -124,7 +124,12 @@ impl From<Record> for View {
             integration_id: r.integration_id,
             display_name: r.display_name,
             auth_type: r.auth_type,
-            status: r.status,
+            // Disabled is the user's switch, shown over the connection's health.
+            status: if r.enabled == 0 {
+                Status::Disabled.as_str().to_owned()
+            } else {
+                r.status
+            },
             last_error: r.last_error,
             sync_frequency_minutes: r.sync_frequency_minutes,
             credential_hint: r.credential_hint,
