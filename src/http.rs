@@ -25,6 +25,15 @@ impl Reply {
         })
     }
 
+    pub fn raw(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Reply {
+            status,
+            body,
+            content_type,
+            headers: Vec::new(),
+        }
+    }
+
     pub fn raw_json(status: u16, body: &'static str) -> Self {
         Reply {
             status,
@@ -36,8 +45,13 @@ impl Reply {
 
     /// Adds `ETag` and `Cache-Control`, and turns the reply into a bodiless
     /// 304 when the client's `If-None-Match` already names this body.
-    pub fn cacheable(mut self, cache_control: &str, if_none_match: Option<&str>) -> Self {
+    pub fn cacheable(self, cache_control: &str, if_none_match: Option<&str>) -> Self {
         let tag = etag::etag(&self.body);
+        self.tagged(tag, cache_control, if_none_match)
+    }
+
+    /// [`Reply::cacheable`] with the body's ETag already known.
+    pub fn tagged(mut self, tag: String, cache_control: &str, if_none_match: Option<&str>) -> Self {
         let fresh = if_none_match.is_some_and(|h| etag::if_none_match(h, &tag));
         self.headers.push(("ETag", tag));
         self.headers
