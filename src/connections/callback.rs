@@ -26,55 +26,23 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
-/// The HTTP status the callback page is served with, and what it reports.
-pub struct CallbackResult {
-    pub status: u16,
-    pub outcome: Outcome,
-}
-
-fn fail(status: u16, message: impl Into<String>) -> CallbackResult {
-    CallbackResult {
-        status,
-        outcome: Outcome::error(message),
-    }
-}
-
 /// Checks the state, then exchanges the code. `session_user` is the signed-in
 /// user when the callback request carries a session; a state issued to
-/// someone else is then refused.
+/// someone else is then refused. `Ok` is `connected` or `cancelled`; every
+/// failure is an error the handler shows as a page or a problem document.
 pub async fn callback(
     ctx: &Ctx<'_>,
     integration_id: &str,
     params: CallbackParams,
     session_user: Option<&str>,
-) -> CallbackResult {
-    match callback_inner(ctx, integration_id, params, session_user).await {
-        Ok(result) => result,
-        Err(err) => {
-            let status = err.status();
-            let message = match &err {
-                ApiError::Internal { .. } => "internal error".to_owned(),
-                other => other.to_problem("", "").detail,
-            };
-            fail(status, message)
-        }
-    }
-}
-
-async fn callback_inner(
-    ctx: &Ctx<'_>,
-    integration_id: &str,
-    params: CallbackParams,
-    session_user: Option<&str>,
-) -> Result<CallbackResult, ApiError> {
+) -> Result<Outcome, ApiError> {
     let invalid_state = || {
-        fail(
-            400,
+        Err(ApiError::bad_request(
             "invalid_state: the authorization request is unknown, used, expired or not yours",
-        )
+        ))
     };
     let Some(state) = params.state.filter(|s| !s.is_empty()) else {
-        return Ok(invalid_state());
+        return invalid_state();
     };
     let hash = state_hash(&state);
     let now = ctx.now();
@@ -82,29 +50,30 @@ async fn callback_inner(
         .await
         .map_err(db_error)?
     else {
-        return Ok(invalid_state());
+        return invalid_state();
     };
     let expired = pending.expires_at.as_str() <= timestamp(now).as_str();
     let foreign = pending.integration_id != integration_id
         || session_user.is_some_and(|u| u != pending.user_id);
     if expired || foreign {
-        return Ok(invalid_state());
+        return invalid_state();
     }
     if let Some(error) = params.error {
         if error == "access_denied" {
-            return Ok(CallbackResult {
-                status: 200,
-                outcome: Outcome::cancelled(),
-            });
+            return Ok(Outcome::cancelled());
         }
         let detail = params
             .error_description
             .map(|d| format!("{error}: {d}"))
             .unwrap_or(error);
-        return Ok(fail(400, format!("the provider refused: {detail}")));
+        return Err(ApiError::bad_request(format!(
+            "the provider refused: {detail}"
+        )));
     }
     let Some(code) = params.code.filter(|c| !c.is_empty()) else {
-        return Ok(fail(400, "the provider sent neither a code nor an error"));
+        return Err(ApiError::bad_request(
+            "the provider sent neither a code nor an error",
+        ));
     };
     let entry = datasources::integration(integration_id, "integration")?;
     let (provider, spec) = oauth_provider(entry)?;
@@ -177,14 +146,14 @@ async fn callback_inner(
             rows::update(&ctx.db, &rec.user_id, &rec.id, None, &c, &entry, &at)
                 .await
                 .map_err(db_error)?;
-            Ok(CallbackResult {
-                status: 200,
-                outcome: Outcome::connected(id),
-            })
+            Ok(Outcome::connected(id))
         }
         failed => {
             let reason = match failed {
-                Probe::Unauthorized(r) | Probe::Rejected(r) | Probe::Unavailable(r) => r,
+                Probe::Unauthorized(r)
+                | Probe::Rejected(r)
+                | Probe::Unavailable(r)
+                | Probe::Unreachable(r) => r,
                 Probe::Ok(_) => unreachable!(),
             };
             let message = format!("connected, but the first check failed: {reason}");
@@ -199,7 +168,7 @@ async fn callback_inner(
             )
             .await
             .map_err(db_error)?;
-            Ok(fail(502, message))
+            Err(ApiError::BadGateway { detail: message })
         }
     }
 }

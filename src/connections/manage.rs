@@ -54,7 +54,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
             Some(format!("the provider refused the credentials: {r}")),
             None,
         ),
-        Probe::Unavailable(r) => {
+        Probe::Unavailable(r) | Probe::Unreachable(r) => {
             return Err(ApiError::ServiceUnavailable {
                 detail: format!("the provider is unavailable: {r}"),
             })

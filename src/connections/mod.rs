@@ -189,7 +189,7 @@ pub async fn probe(
 async fn send_probe(provider: &dyn Provider, req: &HttpRequest) -> Probe {
     match outbound::send(req).await {
         Ok(resp) => provider.interpret_probe(&resp),
-        Err(e) => Probe::Unavailable(e),
+        Err(e) => Probe::Unreachable(e),
     }
 }
 
@@ -201,14 +201,9 @@ pub fn probe_error(provider_name: &str, probe: Probe) -> ApiError {
             "credentials",
             format!("{provider_name} rejected the credentials: {reason}"),
         ),
-        Probe::Unavailable(reason)
-            if reason.starts_with("provider unreachable")
-                || reason.starts_with("provider did not answer") =>
-        {
-            ApiError::BadGateway {
-                detail: format!("{provider_name} could not be reached: {reason}"),
-            }
-        }
+        Probe::Unreachable(reason) => ApiError::BadGateway {
+            detail: format!("{provider_name} could not be reached: {reason}"),
+        },
         Probe::Unavailable(reason) => ApiError::ServiceUnavailable {
             detail: format!("{provider_name} is unavailable: {reason}"),
         },

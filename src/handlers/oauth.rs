@@ -4,7 +4,6 @@
 
 use carbon_core::error::ApiError;
 use carbon_core::oauth_page::{self, Outcome};
-use serde_json::json;
 
 use super::call::Call;
 use crate::config::env_string;
@@ -64,24 +63,21 @@ pub async fn callback(call: &Call<'_>) -> Result<Reply, ApiError> {
         .header("Accept")
         .is_some_and(|a| a.contains("json") && !a.contains("text/html"));
     if wants_json {
-        return match result.outcome.status {
-            "error" => Err(error_for(
-                result.status,
-                result.outcome.error.unwrap_or_default(),
-            )),
-            _ => Reply::json(result.status, &json!(result.outcome)),
-        };
+        return result.and_then(|outcome| Reply::json(200, &outcome));
     }
-    Ok(page(result.status, &result.outcome, &origin))
-}
-
-fn error_for(status: u16, detail: String) -> ApiError {
-    match status {
-        502 => ApiError::BadGateway { detail },
-        503 => ApiError::ServiceUnavailable { detail },
-        409 => ApiError::Conflict { detail },
-        _ => ApiError::bad_request(detail),
-    }
+    let (status, outcome) = match result {
+        Ok(outcome) => (200, outcome),
+        Err(err) => {
+            // The page shows what a problem document would say: internal
+            // causes stay opaque.
+            let message = match &err {
+                ApiError::Internal { .. } => "internal error".to_owned(),
+                other => other.to_problem("", "").detail,
+            };
+            (err.status(), Outcome::error(message))
+        }
+    };
+    Ok(page(status, &outcome, &origin))
 }
 
 fn page(status: u16, outcome: &Outcome, origin: &str) -> Reply {

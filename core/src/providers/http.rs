@@ -71,6 +71,8 @@ pub enum Probe {
     Rejected(String),
     /// The provider is down, rate-limiting or answering nonsense: try later.
     Unavailable(String),
+    /// No answer at all (connection refused or reset, timeout).
+    Unreachable(String),
 }
 
 /// The common mapping of provider statuses; `ok` interprets a 2xx body and
