@@ -30,7 +30,14 @@ CREATE TABLE datasources (
     -- A refresh in progress holds this lease; others wait and re-read.
     refresh_lock_until TEXT,
     -- When the tokens were last obtained (OAuth).
-    tokens_refreshed_at TEXT
+    tokens_refreshed_at TEXT,
+    -- The refresh lease's holder; writes after a refresh name it.
+    refresh_lock_id TEXT,
+    -- Transient refresh failures in a row, and when to try again.
+    refresh_failures INTEGER NOT NULL DEFAULT 0,
+    refresh_retry_at TEXT,
+    -- Provider facts (tenants, meters, systems), written by probes and syncs only.
+    provider_info TEXT CHECK (provider_info IS NULL OR json_valid(provider_info))
 );
 CREATE INDEX datasources_by_user ON datasources (user_id, created_at, id);
 CREATE INDEX datasources_due ON datasources (next_sync_at)
@@ -127,3 +134,5 @@ CREATE TABLE audit_log (
     created_at TEXT NOT NULL
 );
 CREATE INDEX audit_log_by_user ON audit_log (user_id, created_at);
+CREATE INDEX audit_log_by_datasource ON audit_log (user_id, datasource_id, created_at);
+CREATE INDEX audit_log_by_age ON audit_log (created_at);

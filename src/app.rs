@@ -7,19 +7,12 @@ use carbon_core::cors::CorsPolicy;
 use carbon_core::error::ApiError;
 use carbon_core::log::{level_for, RequestLog};
 use carbon_core::routes::{self, Access, RouteId, RouteMatch};
-use chrono::{DateTime, Utc};
 use worker::{Env, Request, Response};
 
 use crate::handlers::call::Call;
 use crate::http::Reply;
 use crate::storage::StatementCount;
 use crate::{auth, config, handlers};
-
-/// Wall-clock time. In Workers it advances only across I/O, which is what a
-/// token-expiry check needs.
-pub fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
-}
 
 /// 128 random bits, hex: unique enough to find one request in the logs.
 fn new_request_id() -> String {
@@ -42,6 +35,8 @@ struct Outcome {
     user_id: Option<String>,
     preflight: bool,
     statements: StatementCount,
+    /// An internal cause a handler answered without an error.
+    failure: std::cell::RefCell<Option<String>>,
 }
 
 pub async fn handle(req: Request, env: Env) -> Response {
@@ -52,7 +47,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let origin = req.headers().get("Origin").ok().flatten();
     let mut outcome = Outcome::default();
 
-    let cors = config::cors_policy(&env);
+    let cors = config::deployment(&env).and_then(|()| config::cors_policy(&env));
     let result = match &cors {
         Ok(cors) => {
             let incoming = Incoming {
@@ -65,7 +60,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         }
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
     };
-    let mut internal_cause = None;
+    let mut internal_cause = outcome.failure.borrow_mut().take();
     let reply = result.unwrap_or_else(|err| {
         if let ApiError::Internal { cause } = &err {
             internal_cause = Some(cause.clone());
@@ -143,18 +138,11 @@ async fn dispatch(
     };
     let session = match route.access {
         Access::User => Some(auth::authenticate(&req, env).await?),
-        // The OAuth callback is public, but a session, when the browser sends
-        // one, must match the state's owner.
-        Access::Public if route.id == RouteId::OAuthCallback => {
-            auth::authenticate(&req, env).await.ok()
-        }
         Access::Public => None,
     };
     outcome.user_id = session.as_ref().map(|s| s.user_id.clone());
     let body = if matches!(method, "POST" | "PUT" | "PATCH") {
-        req.bytes()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?
+        read_body(&mut req, body::JSON_BODY_LIMIT).await?
     } else {
         Vec::new()
     };
@@ -166,6 +154,7 @@ async fn dispatch(
         session: session.as_ref(),
         request_id,
         statements: &outcome.statements,
+        failure: &outcome.failure,
     };
     route_to(route.id, &call).await
 }
@@ -188,6 +177,7 @@ async fn route_to(id: RouteId, call: &Call<'_>) -> Result<Reply, ApiError> {
         RouteId::DatasourceAudit => ds::audit(call).await,
         RouteId::OAuthAuthorize => ds::authorize(call).await,
         RouteId::OAuthCallback => oauth::callback(call).await,
+        RouteId::OAuthComplete => oauth::complete(call).await,
     }
 }
 
@@ -210,6 +200,26 @@ fn check_body_headers(req: &Request) -> Result<(), ApiError> {
         },
         body::JSON_BODY_LIMIT,
     )
+}
+
+/// Reads the body as it streams in, counting, and stops at `limit`: a body
+/// with no `Content-Length` (chunked, HTTP/2) gets no further than a
+/// declared one, so one client cannot make the isolate buffer 100 MB.
+async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let content_type = req.headers().get("Content-Type").ok().flatten();
+    // No body at all: `stream()` has nothing to give.
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        body::check_streamed(bytes.len() + chunk.len(), content_type.as_deref(), limit)?;
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// OPTIONS: a CORS preflight when the browser sent one, otherwise a plain

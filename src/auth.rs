@@ -10,8 +10,9 @@ use carbon_core::auth::{
     AuthConfig, AuthError, JwksCache, JwksFetcher, KeySource, Session, Verifier, VerifyingKey,
 };
 use carbon_core::error::ApiError;
-use futures_util::future::{select, Either};
-use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use carbon_core::providers::HttpRequest;
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use worker::{Env, Headers, Request};
 
 use crate::config::{self, KeyConfig};
 
@@ -48,7 +49,9 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError>
         KeyConfig::JwksUrl(url) => url.clone(),
         KeyConfig::Pem(_) => String::new(),
     });
-    Ok(verifier.verify(&token, &fetcher, crate::app::now()).await?)
+    Ok(verifier
+        .verify(&token, &fetcher, crate::clock::now())
+        .await?)
 }
 
 fn verifier(auth_config: AuthConfig, keys: &KeyConfig) -> Result<Rc<Verifier>, ApiError> {
@@ -73,29 +76,54 @@ fn verifier(auth_config: AuthConfig, keys: &KeyConfig) -> Result<Rc<Verifier>, A
 
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 
+type JwksFetch = Shared<LocalBoxFuture<'static, Result<String, String>>>;
+
+thread_local! {
+    /// The JWKS fetch in progress on this isolate, if any: requests that
+    /// need keys meanwhile await the same fetch instead of starting their own.
+    static IN_FLIGHT: RefCell<Option<JwksFetch>> = const { RefCell::new(None) };
+}
+
 struct WorkerJwks(String);
 
 impl JwksFetcher for WorkerJwks {
     async fn fetch_jwks(&self) -> Result<String, String> {
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get);
-        let request = Request::new_with_init(&self.0, &init).map_err(|e| e.to_string())?;
-        let _ = request.headers().set("Accept", "application/json");
-        // A hung key endpoint must not hang every authenticated request.
-        let fetch = Fetch::Request(request);
-        let send = Box::pin(fetch.send());
-        let timeout = Delay::from(JWKS_TIMEOUT);
-        let mut response = match select(send, timeout).await {
-            Either::Left((result, _)) => result.map_err(|e| format!("fetching JWKS: {e}"))?,
-            Either::Right(_) => {
-                return Err(format!(
-                    "JWKS endpoint did not answer within {JWKS_TIMEOUT:?}"
-                ))
+        let url = self.0.clone();
+        let shared = IN_FLIGHT.with_borrow_mut(|slot| {
+            slot.get_or_insert_with(|| fetch_once(url).boxed_local().shared())
+                .clone()
+        });
+        let result = shared.clone().await;
+        IN_FLIGHT.with_borrow_mut(|slot| {
+            if slot.as_ref().is_some_and(|f| f.ptr_eq(&shared)) {
+                *slot = None;
             }
-        };
-        if response.status_code() != 200 {
-            return Err(format!("JWKS endpoint answered {}", response.status_code()));
-        }
-        response.text().await.map_err(|e| e.to_string())
+        });
+        result
     }
+}
+
+/// One JWKS fetch. Its cause goes to the log here, once; clients get an
+/// opaque 503.
+async fn fetch_once(url: String) -> Result<String, String> {
+    let result = fetch_jwks_document(&url).await;
+    if let Err(cause) = &result {
+        worker::console_error!(
+            "{}",
+            serde_json::json!({"level": "error", "msg": "jwks fetch failed", "error": cause})
+        );
+    }
+    result
+}
+
+async fn fetch_jwks_document(url: &str) -> Result<String, String> {
+    // Bounded like every provider call: a hung or huge key endpoint must not
+    // hang or exhaust every authenticated request.
+    let resp = crate::outbound::send_within(&HttpRequest::get(url.to_owned()), JWKS_TIMEOUT)
+        .await
+        .map_err(|e| format!("fetching JWKS: {e}"))?;
+    if resp.status != 200 {
+        return Err(format!("JWKS endpoint answered {}", resp.status));
+    }
+    String::from_utf8(resp.body).map_err(|_| "JWKS body is not UTF-8".to_owned())
 }

@@ -3,11 +3,13 @@
 
 mod app;
 mod auth;
+mod clock;
 mod config;
 mod connections;
 mod crypto;
 mod handlers;
 mod http;
+mod limits;
 mod outbound;
 mod random;
 mod scheduled;

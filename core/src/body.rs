@@ -44,6 +44,37 @@ pub fn check_json_headers(headers: &BodyHeaders<'_>, limit: usize) -> Result<(),
     Ok(())
 }
 
+/// Checks a body as it streams in, once `received` bytes have arrived: past
+/// `limit` is a 413 whatever the headers declared (or did not), and a body
+/// that is not declared JSON is a 415 as soon as its first byte arrives.
+pub fn check_streamed(
+    received: usize,
+    content_type: Option<&str>,
+    limit: usize,
+) -> Result<(), ApiError> {
+    if received > 0 && !content_type.is_some_and(is_json) {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        });
+    }
+    if received > limit {
+        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    }
+    Ok(())
+}
+
+/// A route that takes a JSON body refuses a request not declared as JSON,
+/// whatever its length (an empty body included).
+pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
+    if content_type.is_some_and(is_json) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        })
+    }
+}
+
 /// `application/json`, or any `+json` structured suffix, with parameters.
 pub fn is_json(content_type: &str) -> bool {
     let essence = content_type
@@ -105,6 +136,31 @@ fn strip_position(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_body_past_the_limit_is_refused_without_any_declared_length() {
+        assert!(check_streamed(10, Some("application/json"), 10).is_ok());
+        let err = check_streamed(11, Some("application/json"), 10).unwrap_err();
+        assert_eq!(err.status(), 413);
+    }
+
+    #[test]
+    fn streamed_body_without_a_json_type_is_refused_at_its_first_byte() {
+        assert!(check_streamed(0, None, 10).is_ok());
+        assert_eq!(check_streamed(1, None, 10).unwrap_err().status(), 415);
+        assert_eq!(
+            check_streamed(1, Some("text/plain"), 10)
+                .unwrap_err()
+                .status(),
+            415
+        );
+    }
+
+    #[test]
+    fn json_route_needs_a_json_type_even_when_empty() {
+        assert_eq!(require_json(None).unwrap_err().status(), 415);
+        assert!(require_json(Some("application/json; charset=utf-8")).is_ok());
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

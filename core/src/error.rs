@@ -41,6 +41,11 @@ pub enum ApiError {
     Unprocessable { errors: Vec<FieldError> },
     /// 409: the resource's state does not allow this (disabled, needs reauthorisation).
     Conflict { detail: String },
+    /// 429: over a rate limit; try again after `retry_after_secs`.
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u32,
+    },
     /// 502: a provider answered with something unusable, or could not be reached.
     BadGateway { detail: String },
     /// 503: a dependency (D1, the key set, a provider) is unavailable right now,
@@ -96,6 +101,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Unprocessable { .. } => 422,
             ApiError::Conflict { .. } => 409,
+            ApiError::TooManyRequests { .. } => 429,
             ApiError::BadGateway { .. } => 502,
             ApiError::ServiceUnavailable { .. } => 503,
             ApiError::Internal { .. } => 500,
@@ -113,6 +119,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => "unsupported-media-type",
             ApiError::Unprocessable { .. } => "validation-failed",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::TooManyRequests { .. } => "rate-limited",
             ApiError::BadGateway { .. } => "bad-gateway",
             ApiError::ServiceUnavailable { .. } => "service-unavailable",
             ApiError::Internal { .. } => "internal-error",
@@ -129,6 +136,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
             ApiError::Unprocessable { .. } => "Validation failed",
             ApiError::Conflict { .. } => "Conflict",
+            ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::BadGateway { .. } => "Bad gateway",
             ApiError::ServiceUnavailable { .. } => "Service unavailable",
             ApiError::Internal { .. } => "Internal server error",
@@ -140,6 +148,7 @@ impl ApiError {
             ApiError::BadRequest { detail, .. }
             | ApiError::NotFound { detail }
             | ApiError::Conflict { detail }
+            | ApiError::TooManyRequests { detail, .. }
             | ApiError::BadGateway { detail }
             | ApiError::ServiceUnavailable { detail } => detail.clone(),
             ApiError::Unauthorized(reason) => reason.to_string(),
@@ -168,6 +177,9 @@ impl ApiError {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             ApiError::MethodNotAllowed { allow } => vec![("Allow", allow.join(", "))],
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => vec![("Retry-After", retry_after_secs.to_string())],
             ApiError::Unauthorized(reason) => {
                 let value = if reason.is_missing() {
                     r#"Bearer realm="api""#.to_owned()
@@ -209,8 +221,10 @@ impl ApiError {
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::KeysUnavailable(cause) => ApiError::ServiceUnavailable {
-                detail: format!("session keys are unavailable: {cause}"),
+            // The cause (an issuer URL, a network error) is for the log,
+            // which the adapter writes; the client learns only to retry.
+            AuthError::KeysUnavailable(_) => ApiError::ServiceUnavailable {
+                detail: "session verification is temporarily unavailable; retry shortly".into(),
             },
             other => ApiError::Unauthorized(other),
         }

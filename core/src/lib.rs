@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cors;
 pub mod crypto;
 pub mod datasources;
+pub mod deployment;
 pub mod error;
 pub mod etag;
 pub mod log;

@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::providers::sanitize;
+
 /// How long an authorization request may take before its state expires.
 pub const STATE_TTL: Duration = Duration::minutes(10);
 
@@ -31,6 +33,10 @@ pub fn state_hash(state: &str) -> String {
 pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
+
+/// The longest token lifetime believed: a provider claiming more is treated
+/// as saying a year, and the token is refreshed (or fails) well before.
+pub const MAX_EXPIRES_IN: Duration = Duration::days(365);
 
 /// Tokens as the platform keeps them (encrypted) after a grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,14 +106,16 @@ pub fn parse_token_response(
     previous_refresh: Option<&str>,
 ) -> Result<TokenSet, TokenError> {
     if !(200..300).contains(&status) {
+        // The provider's words reach users and logs: cleaned and bounded.
         return Err(match serde_json::from_slice::<RawError>(body) {
             Ok(e) if e.error == "invalid_grant" => TokenError::InvalidGrant(
                 e.error_description
+                    .map(|d| sanitize(&d))
                     .unwrap_or_else(|| "grant rejected".into()),
             ),
             Ok(e) => TokenError::Rejected {
-                error: e.error,
-                description: e.error_description,
+                error: sanitize(&e.error),
+                description: e.error_description.map(|d| sanitize(&d)),
             },
             Err(_) => TokenError::Malformed(format!("HTTP {status} without an OAuth error body")),
         });
@@ -128,12 +136,16 @@ pub fn parse_token_response(
         }
         None => return Err(TokenError::Malformed("no token_type".into())),
     }
-    // Some servers send expires_in as a string.
-    let expires_in = raw.expires_in.and_then(|v| match v {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
-    });
+    // Some servers send expires_in as a string. A huge value would overflow
+    // the date arithmetic (a panic, which aborts the isolate): clamp it.
+    let expires_in = raw
+        .expires_in
+        .and_then(|v| match v {
+            serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .map(|s| s.min(MAX_EXPIRES_IN.num_seconds()));
     Ok(TokenSet {
         access_token,
         refresh_token: raw
@@ -158,6 +170,24 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn absurd_expires_in_is_clamped_instead_of_overflowing() {
+        let body = br#"{"access_token":"at","token_type":"Bearer","expires_in":10000000000000}"#;
+        let t = parse_token_response(200, body, now(), None).unwrap();
+        assert_eq!(t.expires_at, Some(now() + MAX_EXPIRES_IN));
+        let body = br#"{"access_token":"at","token_type":"Bearer","expires_in":1e300}"#;
+        let t = parse_token_response(200, body, now(), None).unwrap();
+        assert_eq!(t.expires_at, Some(now() + MAX_EXPIRES_IN));
+    }
+
+    #[test]
+    fn provider_error_text_is_cleaned_before_it_is_shown() {
+        let body = b"{\"error\":\"invalid_client\",\"error_description\":\"<script>x</script>\\u0007bad\"}";
+        let err = parse_token_response(401, body, now(), None).unwrap_err();
+        let shown = err.to_string();
+        assert!(!shown.contains('<') && !shown.contains('\u{7}'), "{shown}");
     }
 
     #[test]

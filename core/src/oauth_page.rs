@@ -1,42 +1,70 @@
 //! The page the OAuth callback answers with. It runs in the popup the
-//! frontend opened, tells the opener how the connection went with
-//! `postMessage` to the configured frontend origin only (never `*`, which
-//! would hand the result to whatever page opened the popup), and closes.
+//! frontend opened and relays the provider's answer (`state` and `code`, or
+//! the error) to the opener with `postMessage`, to the configured frontend
+//! origin only (never `*`, which would hand the code to whatever page opened
+//! the popup), then closes.
+//!
+//! The page finishes nothing itself: the frontend completes the connection
+//! with `POST /api/v1/datasources/oauth/complete` and the user's session
+//! token, so a grant can only land in the account of the person who started
+//! it *and* holds the code. A provider URL forwarded to someone else ends
+//! with their browser showing this page and nothing stored.
 
 use serde::Serialize;
 
+/// Marks the message so the frontend can tell it from other messages.
+pub const MESSAGE_SOURCE: &str = "carbon-oauth";
+
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Outcome {
-    /// `connected`, `cancelled` or `error`.
+    pub source: &'static str,
+    /// `authorized` (complete it), `cancelled` or `error`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub datasource_id: Option<String>,
+    pub integration_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 impl Outcome {
-    pub fn connected(datasource_id: String) -> Self {
+    fn new(status: &'static str) -> Self {
         Outcome {
-            status: "connected",
-            datasource_id: Some(datasource_id),
+            source: MESSAGE_SOURCE,
+            status,
+            integration_id: None,
+            state: None,
+            code: None,
             error: None,
         }
     }
 
-    pub fn cancelled() -> Self {
+    /// The provider granted access: the frontend completes with these.
+    pub fn authorized(integration_id: &str, state: String, code: String) -> Self {
         Outcome {
-            status: "cancelled",
-            datasource_id: None,
-            error: None,
+            integration_id: Some(integration_id.to_owned()),
+            state: Some(state),
+            code: Some(code),
+            ..Self::new("authorized")
+        }
+    }
+
+    /// The user declined at the provider; `state` lets the frontend retire it.
+    pub fn cancelled(integration_id: &str, state: String) -> Self {
+        Outcome {
+            integration_id: Some(integration_id.to_owned()),
+            state: Some(state),
+            ..Self::new("cancelled")
         }
     }
 
     pub fn error(message: impl Into<String>) -> Self {
         Outcome {
-            status: "error",
-            datasource_id: None,
             error: Some(message.into()),
+            ..Self::new("error")
         }
     }
 }
@@ -65,7 +93,9 @@ pub fn content_security_policy(nonce: &str) -> String {
 
 pub fn render(outcome: &Outcome, target_origin: &str, nonce: &str) -> String {
     let message = match outcome.status {
-        "connected" => "Connected. You can close this window.".to_owned(),
+        "authorized" => {
+            "Authorised. Finishing the connection; you can close this window.".to_owned()
+        }
         "cancelled" => "Connection cancelled. You can close this window.".to_owned(),
         _ => format!(
             "Connection failed: {}",
@@ -98,13 +128,15 @@ mod tests {
     #[test]
     fn posts_to_the_configured_origin_never_star() {
         let page = render(
-            &Outcome::connected("ds_1".into()),
+            &Outcome::authorized("xero", "st".into(), "c0de".into()),
             "https://app.example.test",
             "n0nce",
         );
         assert!(page.contains(r#"postMessage(result, "https://app.example.test")"#));
         assert!(!page.contains("'*'") && !page.contains("\"*\""));
-        assert!(page.contains(r#"{"status":"connected","datasource_id":"ds_1"}"#));
+        assert!(page.contains(
+            r#"{"source":"carbon-oauth","status":"authorized","integration_id":"xero","state":"st","code":"c0de"}"#
+        ));
         assert!(page.contains(r#"<script nonce="n0nce">"#));
     }
 

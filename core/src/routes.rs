@@ -21,6 +21,7 @@ pub enum RouteId {
     DatasourceCheck,
     DatasourceAudit,
     OAuthAuthorize,
+    OAuthComplete,
     OAuthCallback,
 }
 
@@ -125,8 +126,15 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/datasources/oauth/authorize",
         Access::User,
     ),
-    // Public: the provider redirects the user's browser here; the state
-    // parameter, not a session, proves whose request it answers.
+    // The signed-in user finishes the grant the callback page relayed.
+    route(
+        RouteId::OAuthComplete,
+        "POST",
+        "/api/v1/datasources/oauth/complete",
+        Access::User,
+    ),
+    // Public: the provider redirects the user's browser here. It only
+    // relays the answer to the frontend, which completes it as the user.
     route(
         RouteId::OAuthCallback,
         "GET",

@@ -7,7 +7,7 @@ use carbon_core::datasources::{
 use carbon_core::error::ApiError;
 use carbon_core::providers::{self, Probe};
 
-use super::{db_error, not_found, probe, probe_error, with_provider_info, Ctx, Secret};
+use super::{db_error, not_found, probe, probe_error, Ctx, Secret};
 use crate::random;
 use crate::storage::datasources::{self as rows, NewRow};
 
@@ -33,7 +33,8 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, new: NewDatasource) -> Result<
         unreachable!()
     };
     let hint = credential_hint(i, fields);
-    let settings = with_provider_info(&new.settings, info);
+    let settings = new.settings.to_string();
+    let provider_info = info.to_string();
     let row = NewRow {
         id: &id,
         user_id,
@@ -48,6 +49,7 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, new: NewDatasource) -> Result<
         credential_hint: hint.as_deref(),
         token_expires_at: None,
         tokens_refreshed_at: None,
+        provider_info: Some(&provider_info),
         now: &now,
     };
     let entry = ctx.audit(user_id, &id, "connect", Some(&i.id), &now);
@@ -68,7 +70,8 @@ pub async fn update(ctx: &Ctx<'_>, rec: Record, changes: Changes) -> Result<View
     let entry_of = carbon_core::catalog::catalog().get(&rec.integration_id);
     let mut sealed = None;
     let mut hint = None;
-    let mut settings_json = changes.settings.as_ref().map(|s| s.to_string());
+    let settings_json = changes.settings.as_ref().map(|s| s.to_string());
+    let mut provider_info = None;
     if let (Some(fields), Some(entry)) = (changes.credentials, entry_of) {
         let i = &entry.integration;
         let provider = providers::provider(&i.id).ok_or_else(|| {
@@ -76,13 +79,7 @@ pub async fn update(ctx: &Ctx<'_>, rec: Record, changes: Changes) -> Result<View
         })?;
         let secret = Secret::Fields { fields };
         match probe(provider, secret.as_secrets(), &ctx.settings()).await {
-            Probe::Ok(info) => {
-                let base = changes
-                    .settings
-                    .clone()
-                    .unwrap_or_else(|| serde_json::from_str(&rec.settings).unwrap_or_default());
-                settings_json = Some(with_provider_info(&base, info));
-            }
+            Probe::Ok(info) => provider_info = Some(info.to_string()),
             failed => return Err(probe_error(&i.name, failed)),
         }
         let Secret::Fields { fields } = &secret else {
@@ -105,6 +102,7 @@ pub async fn update(ctx: &Ctx<'_>, rec: Record, changes: Changes) -> Result<View
         last_error: replaced.then_some(None),
         credentials: sealed.as_deref(),
         credential_hint: hint.as_deref(),
+        provider_info: provider_info.as_deref(),
     };
     let detail = if sealed.is_some() {
         "credentials replaced"

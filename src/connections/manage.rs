@@ -5,13 +5,15 @@ use carbon_core::error::ApiError;
 use carbon_core::providers::{self, Probe};
 
 use super::refresh::fresh_tokens;
-use super::{db_error, not_found, probe, with_provider_info, Ctx, Secret};
+use super::{db_error, not_found, probe, Ctx, Secret};
 use crate::outbound;
 use crate::storage::datasources as rows;
 
 /// `POST /datasources/{id}/check`: proves the connection works now. OAuth
 /// tokens are refreshed first when due; a 401 from the provider triggers
-/// one forced refresh and a retry, then `reauth_required`.
+/// one forced refresh and a retry, then `reauth_required`. The result is
+/// written only if the credentials are still the ones checked: a check
+/// racing with new credentials or a re-authorisation never overwrites them.
 pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
     if rec.enabled == 0 {
         return Err(ApiError::Conflict {
@@ -22,26 +24,47 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
         detail: "this integration has no connector yet".into(),
     })?;
     let settings = ctx.settings();
-    let outcome = if provider.oauth().is_some() {
-        let tokens = fresh_tokens(ctx, &rec, false, "check").await?;
-        match probe(provider, Secret::Oauth { tokens }.as_secrets(), &settings).await {
+    let (outcome, version) = if provider.oauth().is_some() {
+        let fresh = fresh_tokens(ctx, &rec, false, "check").await?;
+        let first = probe(
+            provider,
+            Secret::Oauth {
+                tokens: fresh.tokens,
+            }
+            .as_secrets(),
+            &settings,
+        )
+        .await;
+        match first {
             Probe::Unauthorized(_) => {
                 let current = rows::get(&ctx.db, &rec.user_id, &rec.id)
                     .await
                     .map_err(db_error)?
                     .ok_or_else(|| not_found(&rec.id))?;
-                let tokens = fresh_tokens(ctx, &current, true, "check after 401").await?;
-                probe(provider, Secret::Oauth { tokens }.as_secrets(), &settings).await
+                let fresh = fresh_tokens(ctx, &current, true, "check after 401").await?;
+                let again = probe(
+                    provider,
+                    Secret::Oauth {
+                        tokens: fresh.tokens,
+                    }
+                    .as_secrets(),
+                    &settings,
+                )
+                .await;
+                (again, fresh.version)
             }
-            other => other,
+            other => (other, fresh.version),
         }
     } else {
         let secret = ctx.open(&rec, "check").await?;
-        probe(provider, secret.as_secrets(), &settings).await
+        (
+            probe(provider, secret.as_secrets(), &settings).await,
+            rec.credentials_version,
+        )
     };
     let at = timestamp(ctx.now());
     let (status, error, info) = match outcome {
-        Probe::Ok(info) => (Status::Active, None, Some(info)),
+        Probe::Ok(info) => (Status::Active, None, Some(info.to_string())),
         Probe::Unauthorized(r) if provider.oauth().is_some() => (
             Status::ReauthRequired,
             Some(format!(
@@ -60,22 +83,31 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
             })
         }
     };
-    let current = rows::get(&ctx.db, &rec.user_id, &rec.id)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| not_found(&rec.id))?;
-    let base: serde_json::Value = serde_json::from_str(&current.settings).unwrap_or_default();
-    let merged = info.map(|i| with_provider_info(&base, i));
     let entry = ctx.audit(&rec.user_id, &rec.id, "check", Some(status.as_str()), &at);
     let c = rows::Changes {
-        settings: merged.as_deref(),
         status: Some(status.as_str()),
         last_error: Some(error.as_deref()),
+        provider_info: info.as_deref(),
         ..Default::default()
     };
-    rows::update(&ctx.db, &rec.user_id, &rec.id, None, &c, &entry, &at)
-        .await
-        .map_err(db_error)?;
+    let written = rows::update(
+        &ctx.db,
+        &rec.user_id,
+        &rec.id,
+        Some(version),
+        &c,
+        &entry,
+        &at,
+    )
+    .await
+    .map_err(db_error)?;
+    if !written {
+        return Err(ApiError::Conflict {
+            detail: "the datasource's credentials changed during the check; its result was \
+                     not stored, check again"
+                .into(),
+        });
+    }
     let stored = rows::get(&ctx.db, &rec.user_id, &rec.id)
         .await
         .map_err(db_error)?
@@ -91,19 +123,8 @@ pub async fn delete(ctx: &Ctx<'_>, rec: Record) -> Result<(), ApiError> {
     if let Some(provider) = providers::provider(&rec.integration_id) {
         if provider.oauth().is_some() && rec.credentials.is_some() {
             if let Ok(Secret::Oauth { tokens }) = ctx.open(&rec, "revoke").await {
-                if let Some(req) = provider.revoke(&tokens, &ctx.settings()) {
-                    detail = match outbound::send(&req).await {
-                        Ok(resp) if (200..300).contains(&resp.status) => {
-                            "grant revoked at the provider; credentials destroyed".into()
-                        }
-                        Ok(resp) => format!(
-                            "provider revocation answered {}; credentials destroyed",
-                            resp.status
-                        ),
-                        Err(e) => {
-                            format!("provider revocation failed ({e}); credentials destroyed")
-                        }
-                    };
+                if let Some(said) = revoke(ctx, provider, &tokens).await {
+                    detail = format!("{said}; credentials destroyed");
                 }
             }
         }
@@ -117,4 +138,19 @@ pub async fn delete(ctx: &Ctx<'_>, rec: Record) -> Result<(), ApiError> {
         return Err(not_found(&rec.id));
     }
     Ok(())
+}
+
+/// Revokes a grant at the provider where it offers revocation (best effort).
+/// `None` when the provider has no revocation; otherwise what happened.
+pub async fn revoke(
+    ctx: &Ctx<'_>,
+    provider: &dyn providers::Provider,
+    tokens: &carbon_core::oauth::TokenSet,
+) -> Option<String> {
+    let req = provider.revoke(tokens, &ctx.settings())?;
+    Some(match outbound::send(&req).await {
+        Ok(resp) if (200..300).contains(&resp.status) => "grant revoked at the provider".into(),
+        Ok(resp) => format!("provider revocation answered {}", resp.status),
+        Err(e) => format!("provider revocation failed ({e})"),
+    })
 }

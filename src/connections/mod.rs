@@ -4,14 +4,16 @@
 //! sequences them around I/O.
 
 pub mod callback;
+pub mod complete;
 pub mod keyed;
 pub mod manage;
 pub mod oauth;
 pub mod refresh;
+pub mod rotation;
 
 use std::collections::BTreeMap;
 
-use carbon_core::crypto::{self, credentials_aad};
+use carbon_core::crypto::{self, credentials_aad, CryptoError};
 use carbon_core::datasources::{new_id, timestamp, Record, Status};
 use carbon_core::error::ApiError;
 use carbon_core::oauth::TokenSet;
@@ -91,7 +93,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        crate::app::now()
+        crate::clock::now()
     }
 
     pub fn audit<'b>(
@@ -135,7 +137,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Decrypts a row's secret and records the decryption in the audit log.
-    /// A ciphertext that does not open puts the row in `error`, loudly.
+    ///
+    /// Only a ciphertext that fails authentication (or is not an envelope
+    /// at all) marks the row as broken: that is tampering or corruption. A
+    /// key id nobody configured, or WebCrypto failing, is this server's
+    /// configuration fault: an opaque 500 naming the setting in the log, the
+    /// row untouched, and it works again once the configuration is fixed.
+    ///
+    /// A row opened with a retired key is re-sealed under the active one at
+    /// once (compare-and-swap on the old ciphertext), so rotation finishes
+    /// for every row that is used.
     pub async fn open(&self, rec: &Record, purpose: &str) -> Result<Secret, ApiError> {
         let Some(envelope) = rec.credentials.as_deref() else {
             return Err(ApiError::Conflict {
@@ -144,26 +155,23 @@ impl<'a> Ctx<'a> {
         };
         let now = timestamp(self.now());
         let aad = credentials_aad(&rec.id, &rec.user_id);
-        let opened = crypto::open(&WebCrypto, self.ring()?, &aad, envelope).await;
-        let plaintext = match opened {
-            Ok(o) => o.plaintext,
-            Err(err) => {
-                let reason = format!(
-                    "stored credentials could not be decrypted ({err}); reconnect this data source"
-                );
-                let entry =
-                    self.audit(&rec.user_id, &rec.id, "decrypt_failed", Some(&reason), &now);
-                rows::set_status(
-                    &self.db,
-                    &rec.id,
-                    Status::Error.as_str(),
-                    Some(&reason),
-                    &entry,
-                    &now,
-                )
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-                return Err(ApiError::Conflict { detail: reason });
+        let ring = self.ring()?;
+        let opened = match crypto::open(&WebCrypto, ring, &aad, envelope).await {
+            Ok(opened) => opened,
+            Err(err @ (CryptoError::Rejected | CryptoError::Malformed(_))) => {
+                return Err(self.tampered(rec, &err, &now).await)
+            }
+            Err(CryptoError::UnknownKey(kid)) => {
+                return Err(ApiError::internal(format!(
+                    "configuration: credentials of {} are sealed under key {kid}, which neither \
+                     ENCRYPTION_KEY nor ENCRYPTION_KEYS holds",
+                    rec.id
+                )))
+            }
+            Err(CryptoError::Backend(e)) => {
+                return Err(ApiError::internal(format!(
+                    "WebCrypto failed decrypting: {e}"
+                )))
             }
         };
         let entry = self.audit(&rec.user_id, &rec.id, "decrypt", Some(purpose), &now);
@@ -172,8 +180,64 @@ impl<'a> Ctx<'a> {
             .run()
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        serde_json::from_slice(&plaintext)
-            .map_err(|e| ApiError::internal(format!("credentials payload: {e}")))
+        if opened.stale {
+            // Best effort: a lost race means someone wrote newer credentials.
+            self.reseal(rec, envelope, &opened.plaintext, &now).await?;
+        }
+        // serde's messages quote the offending value: never let a secret
+        // reach a log through one. The category is enough to investigate.
+        serde_json::from_slice(&opened.plaintext).map_err(|e| {
+            ApiError::internal(format!(
+                "stored credentials of {} are not a valid secret payload ({:?} error)",
+                rec.id,
+                e.classify()
+            ))
+        })
+    }
+
+    /// Re-encrypts `plaintext` (opened from `old`) under the active key.
+    pub async fn reseal(
+        &self,
+        rec: &Record,
+        old: &str,
+        plaintext: &[u8],
+        at: &str,
+    ) -> Result<bool, ApiError> {
+        let sealed = crypto::seal(
+            &WebCrypto,
+            self.ring()?,
+            fresh_iv(),
+            &credentials_aad(&rec.id, &rec.user_id),
+            plaintext,
+        )
+        .await
+        .map_err(|e| ApiError::internal(format!("encrypting credentials: {e}")))?;
+        let detail = format!("re-encrypted under key {}", self.ring()?.active().id());
+        let entry = self.audit(&rec.user_id, &rec.id, "reencrypt", Some(&detail), at);
+        crate::storage::credentials::reseal(&self.db, &rec.id, old, &sealed, &entry)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn tampered(&self, rec: &Record, err: &CryptoError, now: &str) -> ApiError {
+        let reason = format!(
+            "stored credentials could not be decrypted ({err}); reconnect this data source"
+        );
+        let entry = self.audit(&rec.user_id, &rec.id, "decrypt_failed", Some(&reason), now);
+        let marked = rows::set_status(
+            &self.db,
+            &rec.id,
+            rec.credentials_version,
+            Status::Error.as_str(),
+            Some(&reason),
+            &entry,
+            now,
+        )
+        .await;
+        match marked {
+            Err(e) => db_error(e),
+            Ok(_) => ApiError::Conflict { detail: reason },
+        }
     }
 }
 
@@ -189,7 +253,7 @@ pub async fn probe(
 async fn send_probe(provider: &dyn Provider, req: &HttpRequest) -> Probe {
     match outbound::send(req).await {
         Ok(resp) => provider.interpret_probe(&resp),
-        Err(e) => Probe::Unreachable(e),
+        Err(e) => Probe::Unreachable(e.to_string()),
     }
 }
 
@@ -216,13 +280,4 @@ pub fn db_error(e: worker::Error) -> ApiError {
 
 pub fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no datasource with id {id:?}"))
-}
-
-/// Merges provider facts into the user's settings under `provider`.
-pub fn with_provider_info(settings: &serde_json::Value, info: serde_json::Value) -> String {
-    let mut merged = settings.clone();
-    if let Some(obj) = merged.as_object_mut() {
-        obj.insert("provider".into(), info);
-    }
-    merged.to_string()
 }

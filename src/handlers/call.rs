@@ -1,6 +1,8 @@
 //! What a handler gets: the request, its route parameters, its (already
 //! size- and type-checked) body, and the session when the route needs one.
 
+use std::cell::RefCell;
+
 use carbon_core::auth::Session;
 use carbon_core::body::{self, JSON_BODY_LIMIT};
 use carbon_core::error::ApiError;
@@ -20,6 +22,9 @@ pub struct Call<'a> {
     pub request_id: &'a str,
     /// D1 statements this request sent, for its log line.
     pub statements: &'a StatementCount,
+    /// An internal cause a handler answered without an error (e.g. in an
+    /// HTML page), for the request's log line.
+    pub failure: &'a RefCell<Option<String>>,
 }
 
 impl<'a> Call<'a> {
@@ -29,7 +34,12 @@ impl<'a> Call<'a> {
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        body::require_json(self.header("Content-Type").as_deref())?;
         body::parse_json(self.body, JSON_BODY_LIMIT)
+    }
+
+    pub fn note_failure(&self, cause: &str) {
+        *self.failure.borrow_mut() = Some(cause.to_owned());
     }
 
     pub fn param(&self, name: &str) -> &'a str {

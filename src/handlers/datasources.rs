@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::call::Call;
 use crate::connections::{self, db_error, keyed, manage, not_found, Ctx};
 use crate::http::Reply;
+use crate::limits;
 use crate::storage::{audit, datasources as rows};
 
 async fn owned(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<Record, ApiError> {
@@ -22,6 +23,9 @@ async fn owned(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<Record, ApiError> {
 /// POST /api/v1/datasources
 pub async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
     let new = call.json::<CreateBody>()?.validate()?;
+    let user = &call.user()?.user_id;
+    limits::take(call.env, limits::CONNECT, user).await?;
+    limits::take(call.env, limits::PROVIDER_CALLS, user).await?;
     let ctx = call.services()?;
     let view = keyed::create(&ctx, &call.user()?.user_id, new).await?;
     let mut reply = Reply::json(201, &view)?;
@@ -67,6 +71,12 @@ pub async fn update(call: &Call<'_>) -> Result<Reply, ApiError> {
     let integration =
         &carbon_core::datasources::integration(&rec.integration_id, "integration_id")?.integration;
     let changes = body.validate(integration)?;
+    if changes.credentials.is_some() {
+        // New credentials are checked with the provider: the same brakes
+        // as connecting.
+        limits::take(call.env, limits::CONNECT, &rec.user_id).await?;
+        limits::take(call.env, limits::PROVIDER_CALLS, &rec.user_id).await?;
+    }
     Reply::json(200, &keyed::update(&ctx, rec, changes).await?)
 }
 
@@ -80,7 +90,10 @@ pub async fn delete(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// POST /api/v1/datasources/{id}/check
 pub async fn check(call: &Call<'_>) -> Result<Reply, ApiError> {
     let ctx = call.services()?;
-    Reply::json(200, &manage::check(&ctx, owned(&ctx, call).await?).await?)
+    let rec = owned(&ctx, call).await?;
+    limits::take(call.env, limits::DATASOURCE_CALLS, &rec.id).await?;
+    limits::take(call.env, limits::PROVIDER_CALLS, &rec.user_id).await?;
+    Reply::json(200, &manage::check(&ctx, rec).await?)
 }
 
 /// GET /api/v1/datasources/{id}/audit
@@ -105,6 +118,7 @@ pub async fn audit(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// POST /api/v1/datasources/oauth/authorize
 pub async fn authorize(call: &Call<'_>) -> Result<Reply, ApiError> {
     let body = call.json::<AuthorizeBody>()?;
+    limits::take(call.env, limits::PROVIDER_CALLS, &call.user()?.user_id).await?;
     let ctx = call.services()?;
     let base = super::oauth::public_base(call)?;
     let auth = connections::oauth::authorize(&ctx, &call.user()?.user_id, body, &base).await?;

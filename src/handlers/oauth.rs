@@ -7,7 +7,10 @@ use carbon_core::oauth_page::{self, Outcome};
 
 use super::call::Call;
 use crate::config::env_string;
+use carbon_core::datasources::{CompleteBody, View};
+
 use crate::connections::callback::{callback as run_callback, CallbackParams};
+use crate::connections::complete::{complete as run_complete, Completed};
 use crate::connections::Ctx;
 use crate::http::Reply;
 
@@ -57,8 +60,7 @@ pub async fn callback(call: &Call<'_>) -> Result<Reply, ApiError> {
         "provider:oauth-callback".into(),
         call.statements,
     )?;
-    let session_user = call.session.map(|s| s.user_id.as_str());
-    let result = run_callback(&ctx, call.param("integration"), params, session_user).await;
+    let result = run_callback(&ctx, call.param("integration"), params).await;
     let wants_json = call
         .header("Accept")
         .is_some_and(|a| a.contains("json") && !a.contains("text/html"));
@@ -69,15 +71,47 @@ pub async fn callback(call: &Call<'_>) -> Result<Reply, ApiError> {
         Ok(outcome) => (200, outcome),
         Err(err) => {
             // The page shows what a problem document would say: internal
-            // causes stay opaque.
+            // causes stay opaque, and go to the request's log line.
             let message = match &err {
-                ApiError::Internal { .. } => "internal error".to_owned(),
+                ApiError::Internal { cause } => {
+                    call.note_failure(cause);
+                    "internal error; quote the request id when reporting it".to_owned()
+                }
                 other => other.to_problem("", "").detail,
             };
             (err.status(), Outcome::error(message))
         }
     };
     Ok(page(status, &outcome, &origin))
+}
+
+/// POST /api/v1/datasources/oauth/complete
+pub async fn complete(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let completion = call.json::<CompleteBody>()?.validate()?;
+    let user = &call.user()?.user_id;
+    crate::limits::take(call.env, crate::limits::PROVIDER_CALLS, user).await?;
+    let ctx = call.services()?;
+    match run_complete(&ctx, user, completion).await? {
+        Completed::Cancelled => Ok(Reply::raw_json(200, r#"{"status":"cancelled"}"#)),
+        Completed::Connected { view, created } => {
+            #[derive(serde::Serialize)]
+            struct Connected<'a> {
+                status: &'static str,
+                datasource: &'a View,
+            }
+            let mut reply = Reply::json(
+                if created { 201 } else { 200 },
+                &Connected {
+                    status: "connected",
+                    datasource: &view,
+                },
+            )?;
+            reply
+                .headers
+                .push(("Location", format!("/api/v1/datasources/{}", view.id)));
+            Ok(reply)
+        }
+    }
 }
 
 fn page(status: u16, outcome: &Outcome, origin: &str) -> Reply {

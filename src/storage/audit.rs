@@ -81,3 +81,12 @@ pub async fn list(
     .await?
     .results()
 }
+
+/// Drops audit rows older than `before` (the retention window).
+pub async fn purge(db: &Db, before: &str) -> worker::Result<()> {
+    db.prepare("DELETE FROM audit_log WHERE created_at < ?1")
+        .bind(&[text(before)])?
+        .run()
+        .await?;
+    Ok(())
+}

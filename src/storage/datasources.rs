@@ -8,9 +8,9 @@ use worker::wasm_bindgen::JsValue;
 use super::audit::{self, Entry};
 use super::{changes, int, opt_text, text};
 
-const COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
+pub(super) const COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
     sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
-    last_synced_at, created_at, updated_at";
+    last_synced_at, created_at, updated_at, provider_info, refresh_failures";
 
 pub struct NewRow<'a> {
     pub id: &'a str,
@@ -26,6 +26,7 @@ pub struct NewRow<'a> {
     pub credential_hint: Option<&'a str>,
     pub token_expires_at: Option<&'a str>,
     pub tokens_refreshed_at: Option<&'a str>,
+    pub provider_info: Option<&'a str>,
     pub now: &'a str,
 }
 
@@ -36,8 +37,8 @@ pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Res
         .prepare(
             "INSERT INTO datasources (id, user_id, integration_id, display_name, auth_type, status, last_error, \
              settings, sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, \
-             token_expires_at, tokens_refreshed_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, 1, ?11, ?12, ?13, ?14, ?14)",
+             token_expires_at, tokens_refreshed_at, provider_info, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, 1, ?11, ?12, ?13, ?15, ?14, ?14)",
         )
         .bind(&[
             text(row.id),
@@ -54,6 +55,7 @@ pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Res
             opt_text(row.token_expires_at),
             opt_text(row.tokens_refreshed_at),
             text(row.now),
+            opt_text(row.provider_info),
         ])?;
     db.batch(vec![insert, audit::insert(db, entry)?]).await?;
     Ok(())
@@ -106,6 +108,7 @@ pub struct Changes<'a> {
     pub last_error: Option<Option<&'a str>>,
     pub credentials: Option<&'a str>,
     pub credential_hint: Option<&'a str>,
+    pub provider_info: Option<&'a str>,
 }
 
 fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
@@ -134,6 +137,9 @@ fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
     }
     if let Some(v) = c.credential_hint {
         columns.push(("credential_hint", text(v)));
+    }
+    if let Some(v) = c.provider_info {
+        columns.push(("provider_info", text(v)));
     }
     let mut sets: Vec<String> = columns
         .iter()
@@ -178,68 +184,27 @@ pub async fn update(
     Ok(changes(&results[0]) == 1)
 }
 
-/// Gives the refresh lease back after a failed refresh, so the next caller
-/// can try at once instead of waiting for it to lapse.
-pub async fn release_refresh(db: &Db, id: &str) -> worker::Result<()> {
-    db.prepare("UPDATE datasources SET refresh_lock_until = NULL WHERE id = ?1")
-        .bind(&[text(id)])?
-        .run()
-        .await?;
-    Ok(())
-}
-
-/// Takes the refresh lease if nobody holds a live one and the credentials
-/// are still `version`. The loser re-reads instead of refreshing again.
-pub async fn claim_refresh(
+/// Sets the status (and error) of a row whose credentials are still
+/// `version`, releasing any refresh lease. False when the row changed.
+pub async fn set_status(
     db: &Db,
     id: &str,
     version: i64,
-    now: &str,
-    until: &str,
-) -> worker::Result<bool> {
-    let result = db
-        .prepare(
-            "UPDATE datasources SET refresh_lock_until = ?1 WHERE id = ?2 AND credentials_version = ?3 \
-             AND deleted_at IS NULL AND (refresh_lock_until IS NULL OR refresh_lock_until < ?4)",
-        )
-        .bind(&[text(until), text(id), int(version), text(now)])?
-        .run()
-        .await?;
-    Ok(changes(&result) == 1)
-}
-
-pub struct NewTokens<'a> {
-    pub credentials: &'a str,
-    pub token_expires_at: Option<&'a str>,
-    pub settings: Option<&'a str>,
-    pub status: &'a str,
-    pub last_error: Option<&'a str>,
-}
-
-/// Stores refreshed tokens if the credentials are still `version`, bumps the
-/// version and releases the lease, with its audit entry, in one transaction.
-pub async fn store_tokens(
-    db: &Db,
-    id: &str,
-    version: i64,
-    t: &NewTokens<'_>,
+    status: &str,
+    last_error: Option<&str>,
     entry: &Entry<'_>,
     now: &str,
 ) -> worker::Result<bool> {
     let update = db
         .prepare(
-            "UPDATE datasources SET credentials = ?1, credentials_version = credentials_version + 1, \
-             token_expires_at = ?2, tokens_refreshed_at = ?3, updated_at = ?3, refresh_lock_until = NULL, \
-             settings = COALESCE(?4, settings), status = ?5, last_error = ?6 \
-             WHERE id = ?7 AND credentials_version = ?8 AND deleted_at IS NULL",
+            "UPDATE datasources SET status = ?1, last_error = ?2, refresh_lock_until = NULL, \
+             refresh_lock_id = NULL, updated_at = ?3 \
+             WHERE id = ?4 AND credentials_version = ?5 AND deleted_at IS NULL",
         )
         .bind(&[
-            text(t.credentials),
-            opt_text(t.token_expires_at),
+            text(status),
+            opt_text(last_error),
             text(now),
-            opt_text(t.settings),
-            text(t.status),
-            opt_text(t.last_error),
             text(id),
             int(version),
         ])?;
@@ -247,26 +212,6 @@ pub async fn store_tokens(
         .batch(vec![update, audit::insert_if_changed(db, entry)?])
         .await?;
     Ok(changes(&results[0]) == 1)
-}
-
-/// Sets the status (and error) of a row without touching its credentials,
-/// releasing any refresh lease.
-pub async fn set_status(
-    db: &Db,
-    id: &str,
-    status: &str,
-    last_error: Option<&str>,
-    entry: &Entry<'_>,
-    now: &str,
-) -> worker::Result<()> {
-    let update = db
-        .prepare(
-            "UPDATE datasources SET status = ?1, last_error = ?2, refresh_lock_until = NULL, updated_at = ?3 \
-             WHERE id = ?4 AND deleted_at IS NULL",
-        )
-        .bind(&[text(status), opt_text(last_error), text(now), text(id)])?;
-    db.batch(vec![update, audit::insert(db, entry)?]).await?;
-    Ok(())
 }
 
 /// Disconnects: destroys the credentials at once and hides the row; the
@@ -292,13 +237,20 @@ pub async fn soft_delete(
     Ok(changes(&results[0]) == 1)
 }
 
-/// Active OAuth connections whose tokens were last obtained before `before`.
-pub async fn stale_oauth(db: &Db, before: &str, limit: u32) -> worker::Result<Vec<Record>> {
+/// Active OAuth connections whose tokens were last obtained before `before`
+/// and whose refresh backoff (if any) has passed by `now`.
+pub async fn stale_oauth(
+    db: &Db,
+    before: &str,
+    now: &str,
+    limit: u32,
+) -> worker::Result<Vec<Record>> {
     db.prepare(format!(
         "SELECT {COLUMNS} FROM datasources WHERE auth_type = 'oauth2' AND deleted_at IS NULL AND status = 'active' AND enabled = 1 \
-         AND (tokens_refreshed_at IS NULL OR tokens_refreshed_at < ?1) ORDER BY tokens_refreshed_at LIMIT ?2"
+         AND (tokens_refreshed_at IS NULL OR tokens_refreshed_at < ?1) \
+         AND (refresh_retry_at IS NULL OR refresh_retry_at <= ?2) ORDER BY tokens_refreshed_at LIMIT ?3"
     ))
-    .bind(&[text(before), int(limit.into())])?
+    .bind(&[text(before), text(now), int(limit.into())])?
     .all()
     .await?
     .results()

@@ -2,6 +2,7 @@
 //! handlers and services never build SQL.
 
 pub mod audit;
+pub mod credentials;
 pub mod datasources;
 pub mod oauth_states;
 

@@ -46,19 +46,46 @@ pub struct State {
     pub display_name: String,
     pub code_verifier: Option<String>,
     pub redirect_uri: String,
-    pub expires_at: String,
 }
 
-/// Marks the state used and returns it, in one statement: of two callbacks
-/// racing with the same state, exactly one gets the row.
-pub async fn consume(db: &Db, state_hash: &str, now: &str) -> worker::Result<Option<State>> {
+/// Marks the state used and returns it, in one statement, if it belongs to
+/// `user_id`, is unused and has not expired: of two completions racing with
+/// the same state, exactly one gets the row, and another user's attempt
+/// leaves it untouched (and learns nothing).
+pub async fn consume(
+    db: &Db,
+    state_hash: &str,
+    user_id: &str,
+    now: &str,
+) -> worker::Result<Option<State>> {
     db.prepare(
-        "UPDATE oauth_states SET used_at = ?1 WHERE state_hash = ?2 AND used_at IS NULL \
-         RETURNING user_id, integration_id, datasource_id, display_name, code_verifier, redirect_uri, expires_at",
+        "UPDATE oauth_states SET used_at = ?1 WHERE state_hash = ?2 AND user_id = ?3 AND used_at IS NULL \
+         AND expires_at > ?1 \
+         RETURNING user_id, integration_id, datasource_id, display_name, code_verifier, redirect_uri",
     )
-    .bind(&[text(now), text(state_hash)])?
+    .bind(&[text(now), text(state_hash), text(user_id)])?
     .first::<State>(None)
     .await
+}
+
+/// Whether a state is pending (unused, unexpired) for `integration_id`: the
+/// public callback page reads this to say at once when a link is stale. It
+/// changes nothing.
+pub async fn is_pending(
+    db: &Db,
+    state_hash: &str,
+    integration_id: &str,
+    now: &str,
+) -> worker::Result<bool> {
+    let row = db
+        .prepare(
+            "SELECT 1 AS pending FROM oauth_states WHERE state_hash = ?1 AND integration_id = ?2 \
+             AND used_at IS NULL AND expires_at > ?3",
+        )
+        .bind(&[text(state_hash), text(integration_id), text(now)])?
+        .first::<serde_json::Value>(None)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Drops states nobody will use again (expired a day ago or more).

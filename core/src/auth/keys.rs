@@ -86,7 +86,13 @@ pub const JWKS_REFETCH_INTERVAL: Duration = Duration::seconds(60);
 pub struct JwksCache {
     keys: HashMap<String, VerifyingKey>,
     last_attempt: Option<DateTime<Utc>>,
+    /// Failed fetches in a row, for the backoff while the cache is empty.
+    failures: u32,
 }
+
+/// The first wait after a failed fetch with nothing cached; it doubles with
+/// each further failure up to [`JWKS_REFETCH_INTERVAL`].
+pub const JWKS_EMPTY_BACKOFF: Duration = Duration::seconds(1);
 
 impl JwksCache {
     pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
@@ -97,21 +103,37 @@ impl JwksCache {
         self.keys.is_empty()
     }
 
-    /// An empty cache may always try (there is nothing to serve from); a
-    /// populated one at most once per [`JWKS_REFETCH_INTERVAL`].
+    /// A populated cache refetches at most once per [`JWKS_REFETCH_INTERVAL`].
+    /// An empty one retries sooner, but still backs off after each failure
+    /// (1 s, 2 s, 4 s... up to the same interval): an issuer outage must not
+    /// turn every request into a fetch.
     pub fn may_refetch(&self, now: DateTime<Utc>) -> bool {
-        self.keys.is_empty()
-            || self
-                .last_attempt
-                .is_none_or(|at| now - at >= JWKS_REFETCH_INTERVAL)
+        let Some(at) = self.last_attempt else {
+            return true;
+        };
+        let wait = if self.keys.is_empty() {
+            if self.failures == 0 {
+                return true;
+            }
+            let factor = 1i32 << self.failures.saturating_sub(1).min(6);
+            (JWKS_EMPTY_BACKOFF * factor).min(JWKS_REFETCH_INTERVAL)
+        } else {
+            JWKS_REFETCH_INTERVAL
+        };
+        now - at >= wait
     }
 
     pub fn record_attempt(&mut self, now: DateTime<Utc>) {
         self.last_attempt = Some(now);
     }
 
+    pub fn record_failure(&mut self) {
+        self.failures = self.failures.saturating_add(1);
+    }
+
     pub fn replace(&mut self, keys: HashMap<String, VerifyingKey>) {
         self.keys = keys;
+        self.failures = 0;
     }
 }
 
@@ -170,5 +192,24 @@ mod tests {
         cache.record_attempt(now);
         assert!(!cache.may_refetch(now + Duration::seconds(59)));
         assert!(cache.may_refetch(now + Duration::seconds(60)));
+    }
+
+    #[test]
+    fn empty_cache_backs_off_after_failures() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut cache = JwksCache::default();
+        cache.record_attempt(now);
+        cache.record_failure();
+        assert!(!cache.may_refetch(now));
+        assert!(cache.may_refetch(now + Duration::seconds(1)));
+        for _ in 0..3 {
+            cache.record_failure();
+        }
+        assert!(!cache.may_refetch(now + Duration::seconds(7)));
+        assert!(cache.may_refetch(now + Duration::seconds(8)));
+        for _ in 0..20 {
+            cache.record_failure();
+        }
+        assert!(cache.may_refetch(now + JWKS_REFETCH_INTERVAL));
     }
 }

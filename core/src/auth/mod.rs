@@ -270,7 +270,11 @@ async fn resolve_key<F: JwksFetcher>(
         return Ok(key.clone());
     }
     if !cache.borrow().may_refetch(now) {
-        return Err(AuthError::UnknownKey);
+        return Err(if cache.borrow().is_empty() {
+            AuthError::KeysUnavailable("backing off after a failed key fetch".into())
+        } else {
+            AuthError::UnknownKey
+        });
     }
     cache.borrow_mut().record_attempt(now);
     // No RefCell borrow is held across this await: other requests on the
@@ -282,8 +286,12 @@ async fn resolve_key<F: JwksFetcher>(
     let mut cache = cache.borrow_mut();
     match fetched {
         Ok(keys) => cache.replace(keys),
-        Err(cause) if cache.is_empty() => return Err(AuthError::KeysUnavailable(cause)),
-        Err(_) => {}
+        Err(cause) => {
+            cache.record_failure();
+            if cache.is_empty() {
+                return Err(AuthError::KeysUnavailable(cause));
+            }
+        }
     }
     cache.get(kid).cloned().ok_or(AuthError::UnknownKey)
 }

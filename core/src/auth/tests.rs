@@ -366,3 +366,20 @@ fn session_cache_is_bounded() {
         )
         .is_some());
 }
+
+#[test]
+fn failed_jwks_fetch_with_empty_cache_is_not_retried_at_once() {
+    let fetcher = FakeJwks::serving(&[]);
+    *fetcher.body.borrow_mut() = Err("connection refused".into());
+    let token = testkeys::sign(&header("ins_1"), &claims(), PRIMARY_KEY);
+    let source = jwks_source();
+    let first = block_on(verify(&token, &config(), &source, &fetcher, now()));
+    let second = block_on(verify(&token, &config(), &source, &fetcher, now()));
+    assert!(matches!(first, Err(AuthError::KeysUnavailable(_))));
+    assert!(matches!(second, Err(AuthError::KeysUnavailable(_))));
+    assert_eq!(
+        fetcher.calls.get(),
+        1,
+        "the second request must not refetch"
+    );
+}

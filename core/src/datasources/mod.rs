@@ -13,7 +13,10 @@ use serde_json::Value;
 use crate::catalog;
 use crate::catalog::model::Integration;
 
-pub use requests::{integration, AuthorizeBody, Changes, CreateBody, NewDatasource, UpdateBody};
+pub use requests::{
+    integration, AuthorizeBody, Changes, CompleteBody, Completion, CreateBody, NewDatasource,
+    UpdateBody,
+};
 
 pub const DEFAULT_SYNC_MINUTES: u32 = 1440;
 pub const MIN_SYNC_MINUTES: u32 = 15;
@@ -90,6 +93,12 @@ pub struct Record {
     pub last_synced_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Provider facts (JSON), written by probes and syncs only.
+    #[serde(default)]
+    pub provider_info: Option<String>,
+    /// Transient refresh failures in a row.
+    #[serde(default)]
+    pub refresh_failures: i64,
 }
 
 /// What the API returns for a datasource: everything but the secret.
@@ -105,6 +114,9 @@ pub struct View {
     pub enabled: bool,
     pub sync_frequency_minutes: u32,
     pub settings: Value,
+    /// What the provider reported about the account (tenants, meter
+    /// points, systems); `null` until the first successful check.
+    pub provider: Value,
     pub credential_hint: Option<String>,
     pub token_expires_at: Option<String>,
     pub last_synced_at: Option<String>,
@@ -119,6 +131,11 @@ impl From<Record> for View {
                 .get(&r.integration_id)
                 .map(|e| e.integration.name.clone()),
             settings: serde_json::from_str(&r.settings).unwrap_or(Value::Null),
+            provider: r
+                .provider_info
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or(Value::Null),
             enabled: r.enabled != 0,
             id: r.id,
             integration_id: r.integration_id,

@@ -82,7 +82,12 @@ pub fn interpret(
     ok: impl FnOnce(&[u8]) -> Probe,
     reason: impl Fn(&[u8]) -> Option<String>,
 ) -> Probe {
-    let said = || reason(&resp.body).unwrap_or_else(|| format!("HTTP {}", resp.status));
+    let said = || {
+        reason(&resp.body)
+            .map(|r| sanitize(&r))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| format!("HTTP {}", resp.status))
+    };
     match resp.status {
         200..=299 => ok(&resp.body),
         401 => Probe::Unauthorized(said()),
@@ -91,6 +96,40 @@ pub fn interpret(
         403 => Probe::Unauthorized(said()),
         _ => Probe::Rejected(said()),
     }
+}
+
+/// The most of a provider's own words ever shown.
+const MAX_PROVIDER_TEXT: usize = 200;
+
+/// A provider's error text as it may be shown to a user or logged: markup
+/// and control characters dropped, whitespace folded, at most
+/// [`MAX_PROVIDER_TEXT`] characters. A provider (or anyone on its path) must
+/// not be able to put HTML, terminal escapes or a megabyte into our answers.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    let mut space = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            c if c.is_whitespace() => space = !out.is_empty(),
+            c if c.is_control() => {}
+            c => {
+                if space {
+                    out.push(' ');
+                    space = false;
+                }
+                if out.chars().count() >= MAX_PROVIDER_TEXT {
+                    out.push('…');
+                    return out;
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// Reads `{"error": {"message": ...}}` (OpenAI, Anthropic) or

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-pub use http::{HttpRequest, HttpResponse, Probe};
+pub use http::{sanitize, HttpRequest, HttpResponse, Probe};
 pub use oauth_client::{OAuthSpec, TokenStyle};
 
 use crate::oauth::TokenSet;

@@ -203,3 +203,18 @@ fn only_xero_offers_revocation() {
     assert_eq!(req.body.as_deref(), Some(&b"token=r"[..]));
     assert!(enphase::Enphase.revoke(&tokens, &s).is_none());
 }
+
+#[test]
+fn provider_text_loses_markup_controls_and_length() {
+    use super::sanitize;
+    assert_eq!(
+        sanitize("  Invalid   API\tkey \u{1b}[31m"),
+        "Invalid API key [31m"
+    );
+    assert_eq!(
+        sanitize("<html><body><h1>403 ERROR</h1></body></html>"),
+        "403 ERROR"
+    );
+    let long = "x".repeat(5000);
+    assert!(sanitize(&long).chars().count() <= 201);
+}

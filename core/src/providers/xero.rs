@@ -22,12 +22,15 @@ static OAUTH: OAuthSpec = OAuthSpec {
     authorize_url: "https://login.xero.com/identity/connect/authorize",
     token_url: "https://identity.xero.com/connect/token",
     revocation_url: Some("https://identity.xero.com/connect/revocation"),
+    // Read-only, granular scopes (apps created since March 2026 get only
+    // these; `accounting.transactions` is deprecated): bank transactions and
+    // bills for spend, settings for the chart of accounts. No identity scopes:
+    // the id_token is never used. `offline_access` brings the refresh token.
     scopes: &[
-        "openid",
-        "profile",
-        "email",
-        "accounting.transactions",
         "offline_access",
+        "accounting.banktransactions.read",
+        "accounting.invoices.read",
+        "accounting.settings.read",
     ],
     pkce: true,
     token_style: TokenStyle::FormBodyBasic,
