@@ -62,7 +62,7 @@ describe('connecting with an API key', () => {
     assert.equal(res.body.status, 'active');
     assert.equal(res.body.integration_name, 'Octopus Energy');
     assert.equal(res.body.credential_hint, 'API key ••••f6Gg');
-    assert.equal(res.body.settings.provider.meter_points[0].mpan, '1012345678901');
+    assert.equal(res.body.provider.meter_points[0].mpan, '1012345678901');
     assert.equal(octo.requests.length, calls + 1, 'exactly one validation call');
     const call = octo.requests.at(-1);
     assert.equal(call.path, '/v1/accounts/A-1B2C3D4E/');

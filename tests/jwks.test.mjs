@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { startWorker } from './helpers/worker.mjs';
 
@@ -53,4 +53,44 @@ test('an unknown kid is refused without refetching within the minute', async () 
     assert.match(body.detail, /unknown key/);
   }
   assert.equal(jwksFetches, before);
+});
+
+describe('an issuer key endpoint that fails or is slow', () => {
+  let flaky, flakyWorker;
+  const control = { mode: 'fail', fetches: 0 };
+  before(async () => {
+    flaky = http.createServer((req, res) => {
+      control.fetches += 1;
+      if (control.mode === 'fail') return res.writeHead(500).end('upstream error');
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [issuer.jwk()] })), 400);
+    });
+    await new Promise((r) => flaky.listen(0, '127.0.0.1', r));
+    const vars = workerVars(issuer, { CLERK_JWKS_URL: `http://127.0.0.1:${flaky.address().port}/.well-known/jwks.json` });
+    delete vars.CLERK_JWT_KEY;
+    flakyWorker = await startWorker({ vars });
+  });
+  after(async () => {
+    await flakyWorker?.stop();
+    flaky?.close();
+  });
+
+  const call = () => flakyWorker.fetch('/api/v1/me', { headers: { authorization: `Bearer ${issuer.token('user_jwks')}` } });
+
+  test('a failed fetch with nothing cached is an opaque 503 and backs off', async () => {
+    const first = await call();
+    assert.equal(first.status, 503);
+    const body = await first.json();
+    assert.ok(!body.detail.includes('127.0.0.1') && !/500|upstream/.test(body.detail), body.detail);
+    for (let i = 0; i < 4; i++) assert.equal((await call()).status, 503);
+    assert.equal(control.fetches, 1, 'no refetch during the backoff');
+  });
+
+  test('concurrent requests share one fetch', async () => {
+    control.mode = 'slow';
+    await new Promise((r) => setTimeout(r, 1100)); // past the first backoff step
+    const before = control.fetches;
+    const results = await Promise.all(Array.from({ length: 8 }, call));
+    assert.deepEqual(results.map((r) => r.status), Array(8).fill(200));
+    assert.equal(control.fetches - before, 1);
+  });
 });

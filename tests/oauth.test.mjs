@@ -1,8 +1,10 @@
 // OAuth connections through the built Worker: Xero against a real OAuth 2.0
 // authorization server (oauth2-mock-server, made to enforce PKCE, client
 // auth and single-use rotating refresh tokens), Enphase against a fake that
-// speaks its query-string token quirk. Covers the full flow, state misuse,
-// cancellation, concurrent and rotating refresh, invalid_grant, revocation.
+// speaks its query-string token quirk. Covers the full flow (the callback
+// page relays, the signed-in user completes), a forwarded authorization URL,
+// state misuse, cancellation, concurrent and rotating refresh, invalid_grant,
+// re-authorisation revoking the grant it replaces, revocation.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -62,14 +64,25 @@ function posted(page) {
   return m && JSON.parse(m[1]);
 }
 
+/** What the frontend does with the page's message: complete as the user. */
+async function complete(user, relayed) {
+  const body = relayed.code ? { state: relayed.state, code: relayed.code } : { state: relayed.state, error: relayed.error ?? 'access_denied' };
+  return api(user, 'POST', '/api/v1/datasources/oauth/complete', body);
+}
+
 async function connectXero(user, extra = {}) {
   const auth = await api(user, 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero', display_name: 'Books', ...extra });
   assert.equal(auth.status, 201, JSON.stringify(auth.body));
   const back = await consent(auth.body.authorization_url);
   const page = await land(back);
   assert.equal(page.status, 200, page.text);
-  return { auth: auth.body, back, page, id: posted(page.text).datasource_id };
+  const relayed = posted(page.text);
+  const done = await complete(user, relayed);
+  assert.ok([200, 201].includes(done.status), JSON.stringify(done.body));
+  return { auth: auth.body, back, page, relayed, done, id: done.body.datasource.id };
 }
+
+const count = () => d1(worker, 'SELECT COUNT(*) AS n FROM datasources')[0].n;
 
 describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
   test('authorize -> consent -> callback -> active, with tenants and no tokens shown', async () => {
@@ -86,31 +99,77 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     const expiry = Date.parse(auth.body.expires_at) - Date.now();
     assert.ok(expiry > 9 * 60_000 && expiry <= 10 * 60_000 + 2000, `state expires in ${expiry} ms`);
 
+    const before = count();
     const page = await land(await consent(auth.body.authorization_url));
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type'), /text\/html/);
     assert.match(page.headers.get('content-security-policy'), /script-src 'nonce-[A-Za-z0-9_-]+'/);
     assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
     assert.ok(page.text.includes(`postMessage(result, ${JSON.stringify(FRONTEND)})`), 'posts to the configured origin only');
-    const result = posted(page.text);
-    assert.equal(result.status, 'connected');
+    const relayed = posted(page.text);
+    assert.equal(relayed.source, 'carbon-oauth');
+    assert.equal(relayed.status, 'authorized');
+    assert.equal(relayed.state, auth.body.state);
+    assert.equal(count(), before, 'the callback alone stores nothing');
 
-    const ds = await api('user_x', 'GET', `/api/v1/datasources/${result.datasource_id}`);
+    const done = await complete('user_x', relayed);
+    assert.equal(done.status, 201, JSON.stringify(done.body));
+    assert.equal(done.body.status, 'connected');
+    assert.equal(done.headers.get('location'), `/api/v1/datasources/${done.body.datasource.id}`);
+    const ds = await api('user_x', 'GET', `/api/v1/datasources/${done.body.datasource.id}`);
     assert.equal(ds.body.status, 'active');
     assert.equal(ds.body.auth_type, 'oauth2');
     assert.equal(ds.body.display_name, 'Books');
-    assert.equal(ds.body.settings.provider.tenants[0].name, 'Maple Florists Ltd');
+    assert.equal(ds.body.provider.tenants[0].name, 'Maple Florists Ltd');
+    assert.deepEqual(ds.body.settings, {}, 'provider facts are not user settings');
     assert.ok(Date.parse(ds.body.token_expires_at) > Date.now());
     assert.equal(xr.api.requests.at(-1).path, '/connections');
   });
 
-  test('a used state cannot be replayed, and nothing more is stored', async () => {
-    const { back } = await connectXero('user_x');
-    const before = (await api('user_x', 'GET', '/api/v1/datasources')).body.pagination.total;
-    const replay = await land(back);
+  test('only read scopes and offline_access are requested, no identity scopes', async () => {
+    const auth = await api('user_x', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' });
+    const scopes = new URL(auth.body.authorization_url).searchParams.get('scope').split(' ').sort();
+    assert.deepEqual(scopes, ['accounting.banktransactions.read', 'accounting.invoices.read', 'accounting.settings.read', 'offline_access']);
+  });
+
+  test('a forwarded authorization URL cannot connect anyone else\'s organisation to its requester', async () => {
+    // Mallory starts an authorisation and sends the provider URL to Victor.
+    const auth = await api('user_mallory', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' });
+    const before = count();
+    const exchangesBefore = xr.control.issuedRefresh.length;
+    // Victor approves; his browser (no session: Clerk tokens last 60 s) lands on the callback.
+    const page = await land(await consent(auth.body.authorization_url));
+    assert.equal(page.status, 200);
+    assert.equal(count(), before, 'the callback stored nothing');
+    assert.equal(xr.control.issuedRefresh.length, exchangesBefore, 'no code was exchanged');
+    const relayed = posted(page.text);
+    // Victor, signed in, cannot complete Mallory's state either...
+    const victor = await complete('user_victor', relayed);
+    assert.equal(victor.status, 400);
+    assert.equal(victor.body.type, '/problems/bad-request');
+    // ...and Mallory holds the state but not the code Victor's browser got.
+    const guessed = await complete('user_mallory', { state: auth.body.state, code: 'not-the-code' });
+    assert.equal(guessed.status, 502);
+    assert.equal(count(), before, 'nothing was stored for anyone');
+    assert.equal((await api('user_mallory', 'GET', '/api/v1/datasources')).body.pagination.total, 0);
+    assert.equal((await api('user_victor', 'GET', '/api/v1/datasources')).body.pagination.total, 0);
+  });
+
+  test('a state used by another user fails without spending it; a replay fails', async () => {
+    const auth = await api('user_owner', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' });
+    const relayed = posted((await land(await consent(auth.body.authorization_url))).text);
+    const other = await complete('user_other', relayed);
+    assert.equal(other.status, 400);
+    const mine = await complete('user_owner', relayed);
+    assert.equal(mine.status, 201, 'the owner can still complete');
+    const before = count();
+    const replay = await complete('user_owner', relayed);
     assert.equal(replay.status, 400);
-    assert.equal(posted(replay.text).status, 'error');
-    assert.equal((await api('user_x', 'GET', '/api/v1/datasources')).body.pagination.total, before);
+    assert.equal(count(), before);
+    // The callback says at once that the link is spent.
+    const again = await land(new URL(`/api/v1/oauth/xero/callback?code=${relayed.code}&state=${relayed.state}`, worker.url));
+    assert.equal(again.status, 400);
+    assert.equal(posted(again.text).status, 'error');
   });
 
   test('missing, unknown, foreign and expired states are 400 problems for JSON clients', async () => {
@@ -121,16 +180,16 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     const auth = (await api('user_x', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' })).body;
     const onEnphase = await worker.fetch(`/api/v1/oauth/enphase/callback?code=abc&state=${auth.state}`, { headers: json });
     await expectProblem(assert, onEnphase, 400);
-
-    const mine = (await api('user_x', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' })).body;
-    const back = await consent(mine.authorization_url);
-    const stolen = await land(back, { cookie: `__session=${issuer.token('user_mallory')}` });
-    assert.equal(stolen.status, 400, 'a state issued to someone else is refused');
+    const relayed = await (await worker.fetch(`/api/v1/oauth/xero/callback?code=abc&state=${auth.state}`, { headers: json })).json();
+    assert.deepEqual(relayed, { source: 'carbon-oauth', status: 'authorized', integration_id: 'xero', state: auth.state, code: 'abc' });
 
     const old = (await api('user_x', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' })).body;
+    const back = await consent(old.authorization_url);
     d1(worker, "UPDATE oauth_states SET expires_at = '2000-01-01T00:00:00Z' WHERE used_at IS NULL");
-    const late = await land(await consent(old.authorization_url));
+    const late = await land(back);
     assert.equal(late.status, 400);
+    const lateComplete = await complete('user_x', { state: old.state, code: back.searchParams.get('code') });
+    assert.equal(lateComplete.status, 400);
   });
 
   test('access_denied ends as cancelled and stores nothing', async () => {
@@ -138,7 +197,10 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     const auth = (await api('user_y', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' })).body;
     const page = await land(new URL(`/api/v1/oauth/xero/callback?error=access_denied&error_description=User+cancelled&state=${auth.state}`, worker.url));
     assert.equal(page.status, 200);
-    assert.deepEqual(posted(page.text), { status: 'cancelled' });
+    const relayed = posted(page.text);
+    assert.deepEqual(relayed, { source: 'carbon-oauth', status: 'cancelled', integration_id: 'xero', state: auth.state });
+    const done = await complete('user_y', relayed);
+    assert.deepEqual(done.body, { status: 'cancelled' });
     assert.equal((await api('user_y', 'GET', '/api/v1/datasources')).body.pagination.total, before);
   });
 
@@ -190,7 +252,30 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     // Re-authorising the same datasource brings it back.
     const again = await connectXero('user_g', { datasource_id: id });
     assert.equal(again.id, id);
+    assert.equal(again.done.status, 200);
     assert.equal((await api('user_g', 'GET', `/api/v1/datasources/${id}`)).body.status, 'active');
+  });
+
+  test('re-authorising revokes the grant it replaces', async () => {
+    const { id } = await connectXero('user_ra');
+    const replaced = xr.control.issuedRefresh.at(-1);
+    const again = await connectXero('user_ra', { datasource_id: id });
+    assert.equal(again.done.status, 200);
+    assert.ok(xr.control.revoked.includes(replaced), 'the replaced refresh token was revoked');
+    assert.ok(!xr.control.revoked.includes(xr.control.issuedRefresh.at(-1)), 'the new grant is kept');
+    const audit = await api('user_ra', 'GET', `/api/v1/datasources/${id}/audit`);
+    assert.ok(audit.body.data.some((e) => e.action === 'revoke_replaced'));
+  });
+
+  test('a code exchanged for a datasource deleted meanwhile is revoked, not dropped', async () => {
+    const { id } = await connectXero('user_rd');
+    const auth = await api('user_rd', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero', datasource_id: id });
+    const relayed = posted((await land(await consent(auth.body.authorization_url))).text);
+    assert.equal((await api('user_rd', 'DELETE', `/api/v1/datasources/${id}`)).status, 204);
+    const done = await complete('user_rd', relayed);
+    assert.equal(done.status, 404);
+    assert.match(done.body.detail, /deleted during the authorisation; grant revoked/);
+    assert.ok(xr.control.revoked.includes(xr.control.issuedRefresh.at(-1)), 'the new grant was revoked');
   });
 
   test('DELETE revokes the grant at Xero and destroys the tokens', async () => {
@@ -214,13 +299,14 @@ describe('Enphase (grant parameters in the query string)', () => {
     assert.equal(url.searchParams.get('code_challenge'), null, 'Enphase does not do PKCE');
     const page = await land(await consent(auth.body.authorization_url));
     assert.equal(page.status, 200, page.text);
+    const done = await complete('user_e', posted(page.text));
+    assert.equal(done.status, 201, JSON.stringify(done.body));
     const token = en.requests.find((r) => r.path === '/oauth/token');
     assert.equal(token.query.grant_type, 'authorization_code');
     assert.equal(token.body, '');
-    const id = posted(page.text).datasource_id;
-    const ds = await api('user_e', 'GET', `/api/v1/datasources/${id}`);
+    const ds = await api('user_e', 'GET', `/api/v1/datasources/${done.body.datasource.id}`);
     assert.equal(ds.body.status, 'active');
-    assert.equal(ds.body.settings.provider.systems[0].system_id, 698905955);
+    assert.equal(ds.body.provider.systems[0].system_id, 698905955);
   });
 });
 

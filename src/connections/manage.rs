@@ -25,7 +25,10 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
     })?;
     let settings = ctx.settings();
     let (outcome, version) = if provider.oauth().is_some() {
-        let fresh = fresh_tokens(ctx, &rec, false, "check").await?;
+        // After refresh failures (a parked connection included), a check
+        // proves the refresh works too, which clears the backoff.
+        let force = rec.refresh_failures > 0;
+        let fresh = fresh_tokens(ctx, &rec, force, "check").await?;
         let first = probe(
             provider,
             Secret::Oauth {

@@ -9,10 +9,27 @@ import { basic, json, listen } from './server.mjs';
  * Errors are Django REST framework bodies ({"detail": ...}).
  */
 export async function octopus({ accounts }) {
-  const fake = await listen((req, res) => {
+  const fake = await listen(async (req, res) => {
     const m = /^\/v1\/accounts\/([^/]+)\/$/.exec(req.path);
     if (!m) return json(res, 404, { detail: 'Not found.' });
     const creds = basic(req.headers.authorization);
+    // Hostile or broken behaviours a test can switch on.
+    const delay = creds && fake.delayFor[creds[0]];
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    if (fake.mode === 'redirect') return res.writeHead(307, { location: `${fake.redirectTo}${req.path}` }).end();
+    if (fake.mode === 'huge') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      for (let i = 0; i < 24; i++) res.write(chunk);
+      return res.end('{}');
+    }
+    if (fake.mode === 'stall') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.write('{"number":'); // and nothing more
+    }
+    if (fake.mode === 'hostile-error') {
+      return json(res, 401, { detail: `<script>alert(1)</script>\u001b[2J Invalid API key. ${'x'.repeat(5000)}` });
+    }
     const account = accounts[m[1]];
     const known = creds && creds[1] === '' && !fake.revoked.has(creds[0]) && Object.values(accounts).some((a) => a.key === creds[0]);
     if (!known) {
@@ -48,6 +65,8 @@ export async function octopus({ accounts }) {
     });
   });
   fake.revoked = new Set();
+  fake.delayFor = {};
+  fake.mode = 'ok';
   return fake;
 }
 

@@ -2,25 +2,36 @@
 // behave like Xero's identity service where it matters here: HTTP Basic
 // client auth, PKCE required, single-use rotating refresh tokens, and an
 // `invalid_grant` switch. Plus the API's GET /connections.
+//
+// The mock's request handler is served by our own server (see server.mjs
+// for why every fake closes its connections), and revocation is answered
+// here: the mock's /revoke replies before reading the request body.
+//
+// Test controls for the token endpoint's refresh grant: `refreshDelays`
+// (ms, one per refresh, in order) holds a response back; `stallRefresh`
+// sends the headers and half a body, then nothing; `refreshStatus` answers
+// with that HTTP status and a non-OAuth body (an outage).
 
+import http from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { basic, json, listen } from './server.mjs';
 
 export async function xero({ clientId, clientSecret }) {
-  const server = new OAuth2Server();
-  await server.issuer.keys.generate('RS256');
-  await server.start(0, '127.0.0.1');
-  const base = server.issuer.url;
+  const mock = new OAuth2Server();
+  await mock.issuer.keys.generate('RS256');
   const control = {
     refreshGrants: [], // refresh tokens presented, in order
     issuedRefresh: [], // refresh tokens handed out, in order
     failRefreshWith: null, // e.g. 'invalid_grant'
+    refreshStatus: null, // e.g. 503
+    refreshDelays: [],
+    stallRefresh: false,
     accessTtl: 1800,
     revoked: [],
   };
   const live = new Set();
   const liveAccess = new Set();
-  server.service.on('beforeResponse', (response, req) => {
+  mock.service.on('beforeResponse', (response, req) => {
     const creds = basic(req.headers.authorization);
     if (!creds || creds[0] !== clientId || creds[1] !== clientSecret) {
       response.statusCode = 401;
@@ -35,6 +46,12 @@ export async function xero({ clientId, clientSecret }) {
     }
     if (body.grant_type === 'refresh_token') {
       control.refreshGrants.push(body.refresh_token);
+      req.delayMs = control.refreshDelays.shift() ?? 0;
+      req.stall = control.stallRefresh;
+      if (control.refreshStatus) {
+        req.rawStatus = control.refreshStatus;
+        return;
+      }
       if (control.failRefreshWith || !live.delete(body.refresh_token)) {
         response.statusCode = 400;
         response.body = { error: control.failRefreshWith ?? 'invalid_grant' };
@@ -46,20 +63,53 @@ export async function xero({ clientId, clientSecret }) {
     liveAccess.add(response.body.access_token);
     control.issuedRefresh.push(response.body.refresh_token);
   });
-  server.service.on('beforeRevoke', (response, req) => {
-    // The mock does not parse revocation bodies: read the form ourselves.
-    const creds = basic(req.headers.authorization);
-    if (!creds || creds[0] !== clientId || creds[1] !== clientSecret) response.statusCode = 401;
+  const handle = mock.service.requestHandler;
+  const server = http.createServer((req, res) => {
+    res.setHeader('connection', 'close');
+    if (req.method === 'POST' && req.url === '/revoke') return revoke(req, res);
+    const end = res.end.bind(res);
+    res.end = (content, ...rest) => {
+      if (req.rawStatus) {
+        res.statusCode = req.rawStatus;
+        res.setHeader('content-type', 'text/html');
+        res.removeHeader('content-length');
+        return end('<html><body>Service Unavailable</body></html>');
+      }
+      if (req.stall) {
+        res.removeHeader('content-length');
+        res.write(String(content).slice(0, 10));
+        return res; // never ends: the client must give up by itself
+      }
+      if (req.delayMs) return setTimeout(() => end(content, ...rest), req.delayMs);
+      return end(content, ...rest);
+    };
+    handle(req, res);
+  });
+  server.keepAliveTimeout = 0;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  mock.issuer.url = base;
+
+  function revoke(req, res) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => control.revoked.push(new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token')));
-  });
+    req.on('end', () => {
+      const creds = basic(req.headers.authorization);
+      if (!creds || creds[0] !== clientId || creds[1] !== clientSecret) return json(res, 401, { error: 'invalid_client' });
+      const token = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token');
+      control.revoked.push(token);
+      live.delete(token);
+      res.writeHead(200).end();
+    });
+  }
+
   const api = await listen((req, res) => {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     if (req.path !== '/connections') return json(res, 404, {});
     if (!liveAccess.has(token) || control.rejectAccess) {
       return json(res, 401, { Type: null, Title: 'Unauthorized', Status: 401, Detail: 'AuthenticationUnsuccessful' });
     }
+    if (control.connectionsDown) return json(res, 503, { Title: 'Service Unavailable' });
     return json(res, 200, [
       { id: 'e1eede29-f875-4a5d-8470-17f6a29a88b1', authEventId: 'd99ecdfe-391d-43d2-b834-17636ba90e8d', tenantId: '70784a63-d24b-46a9-a4db-0e70a274b056', tenantType: 'ORGANISATION', tenantName: 'Maple Florists Ltd', createdDateUtc: '2019-07-09T23:40:30.1833130', updatedDateUtc: '2020-05-15T01:35:13.8491980' },
     ]);
@@ -82,7 +132,10 @@ export async function xero({ clientId, clientSecret }) {
       liveAccess.clear();
     },
     async close() {
-      await server.stop();
+      await new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections();
+      });
       await api.close();
     },
   };

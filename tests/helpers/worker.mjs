@@ -28,8 +28,10 @@ export function freePort() {
  * @param {Record<string,string>|null} opts.vars  env for the Worker (an env
  *   file replacing .dev.vars); null uses the developer's .dev.vars as
  *   `npm run dev` does.
+ * @param {number} opts.ready  the health status that means "started" (a
+ *   Worker configured to refuse service answers 500).
  */
-export async function startWorker({ vars = null, persistDir = null } = {}) {
+export async function startWorker({ vars = null, persistDir = null, ready = 200 } = {}) {
   // Reusing a persist dir runs a second Worker over the first one's D1.
   const dir = persistDir ?? mkdtempSync(path.join(tmpdir(), 'carbon-worker-'));
   const env = projectEnv();
@@ -59,7 +61,7 @@ export async function startWorker({ vars = null, persistDir = null } = {}) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output.join('')}`);
     try {
       const res = await fetch(`${url}/api/v1/health`);
-      if (res.status === 200) break;
+      if (res.status === ready) break;
     } catch {
       // not listening yet
     }

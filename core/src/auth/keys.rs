@@ -88,6 +88,9 @@ pub struct JwksCache {
     last_attempt: Option<DateTime<Utc>>,
     /// Failed fetches in a row, for the backoff while the cache is empty.
     failures: u32,
+    /// A fetch is under way: callers join it (the adapter shares one fetch
+    /// per isolate) instead of being refused by the backoff.
+    in_flight: bool,
 }
 
 /// The first wait after a failed fetch with nothing cached; it doubles with
@@ -108,6 +111,9 @@ impl JwksCache {
     /// (1 s, 2 s, 4 s... up to the same interval): an issuer outage must not
     /// turn every request into a fetch.
     pub fn may_refetch(&self, now: DateTime<Utc>) -> bool {
+        if self.in_flight {
+            return true;
+        }
         let Some(at) = self.last_attempt else {
             return true;
         };
@@ -124,16 +130,24 @@ impl JwksCache {
     }
 
     pub fn record_attempt(&mut self, now: DateTime<Utc>) {
-        self.last_attempt = Some(now);
+        if !self.in_flight {
+            self.last_attempt = Some(now);
+            self.in_flight = true;
+        }
     }
 
+    /// A fetch failed. Every caller that joined it reports the one result;
+    /// only the first counts.
     pub fn record_failure(&mut self) {
-        self.failures = self.failures.saturating_add(1);
+        if std::mem::take(&mut self.in_flight) {
+            self.failures = self.failures.saturating_add(1);
+        }
     }
 
     pub fn replace(&mut self, keys: HashMap<String, VerifyingKey>) {
         self.keys = keys;
         self.failures = 0;
+        self.in_flight = false;
     }
 }
 
@@ -188,8 +202,8 @@ mod tests {
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let mut cache = JwksCache::default();
         assert!(cache.may_refetch(now));
-        cache.replace(parse_jwks(&testkeys::jwks(&[("k", testkeys::PRIMARY_PUB)])).unwrap());
         cache.record_attempt(now);
+        cache.replace(parse_jwks(&testkeys::jwks(&[("k", testkeys::PRIMARY_PUB)])).unwrap());
         assert!(!cache.may_refetch(now + Duration::seconds(59)));
         assert!(cache.may_refetch(now + Duration::seconds(60)));
     }
@@ -199,15 +213,19 @@ mod tests {
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let mut cache = JwksCache::default();
         cache.record_attempt(now);
+        assert!(cache.may_refetch(now), "callers join a fetch under way");
         cache.record_failure();
+        cache.record_failure(); // a second caller of the same fetch
         assert!(!cache.may_refetch(now));
         assert!(cache.may_refetch(now + Duration::seconds(1)));
         for _ in 0..3 {
+            cache.record_attempt(now);
             cache.record_failure();
         }
         assert!(!cache.may_refetch(now + Duration::seconds(7)));
         assert!(cache.may_refetch(now + Duration::seconds(8)));
         for _ in 0..20 {
+            cache.record_attempt(now);
             cache.record_failure();
         }
         assert!(cache.may_refetch(now + JWKS_REFETCH_INTERVAL));
