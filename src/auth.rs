@@ -11,8 +11,7 @@ use carbon_core::auth::{
 };
 use carbon_core::error::ApiError;
 use carbon_core::providers::HttpRequest;
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
-use worker::{Env, Headers, Request};
+use worker::{Delay, Env, Headers, Request};
 
 use crate::config::{self, KeyConfig};
 
@@ -76,28 +75,61 @@ fn verifier(auth_config: AuthConfig, keys: &KeyConfig) -> Result<Rc<Verifier>, A
 
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 
-type JwksFetch = Shared<LocalBoxFuture<'static, Result<String, String>>>;
+/// The JWKS fetch under way on this isolate, and the last one's result.
+///
+/// Workers do not let one request await a promise (I/O) that another
+/// request created: the waiter is cancelled as hung. Memory is shared,
+/// though, so a request that finds a fetch under way waits on a timer of
+/// its own and reads the owner's result from here.
+#[derive(Default)]
+struct Flight {
+    /// Generation and start time (ms) of the fetch under way.
+    running: Option<(u64, f64)>,
+    generations: u64,
+    done: Option<(u64, Result<String, String>)>,
+}
 
 thread_local! {
-    /// The JWKS fetch in progress on this isolate, if any: requests that
-    /// need keys meanwhile await the same fetch instead of starting their own.
-    static IN_FLIGHT: RefCell<Option<JwksFetch>> = const { RefCell::new(None) };
+    static FLIGHT: RefCell<Flight> = RefCell::new(Flight::default());
 }
+
+const JOIN_POLL: Duration = Duration::from_millis(20);
 
 struct WorkerJwks(String);
 
 impl JwksFetcher for WorkerJwks {
     async fn fetch_jwks(&self) -> Result<String, String> {
-        let url = self.0.clone();
-        let shared = IN_FLIGHT.with_borrow_mut(|slot| {
-            slot.get_or_insert_with(|| fetch_once(url).boxed_local().shared())
-                .clone()
-        });
-        let result = shared.clone().await;
-        IN_FLIGHT.with_borrow_mut(|slot| {
-            if slot.as_ref().is_some_and(|f| f.ptr_eq(&shared)) {
-                *slot = None;
+        let now = js_sys::Date::now();
+        let abandoned_after = (JWKS_TIMEOUT.as_millis() + 1000) as f64;
+        // A fetch under way (and not abandoned by a cancelled request): wait
+        // for its result instead of starting another.
+        let running = FLIGHT.with_borrow(|f| f.running);
+        if let Some((generation, started)) = running.filter(|(_, at)| now - at < abandoned_after) {
+            loop {
+                Delay::from(JOIN_POLL).await;
+                let result = FLIGHT.with_borrow(|f| match &f.done {
+                    Some((g, r)) if *g == generation => Some(r.clone()),
+                    _ => None,
+                });
+                if let Some(result) = result {
+                    return result;
+                }
+                if js_sys::Date::now() - started >= abandoned_after {
+                    return Err("timed out waiting for the key fetch under way".into());
+                }
             }
+        }
+        let generation = FLIGHT.with_borrow_mut(|f| {
+            f.generations += 1;
+            f.running = Some((f.generations, now));
+            f.generations
+        });
+        let result = fetch_once(&self.0).await;
+        FLIGHT.with_borrow_mut(|f| {
+            if f.running.is_some_and(|(g, _)| g == generation) {
+                f.running = None;
+            }
+            f.done = Some((generation, result.clone()));
         });
         result
     }
@@ -105,8 +137,8 @@ impl JwksFetcher for WorkerJwks {
 
 /// One JWKS fetch. Its cause goes to the log here, once; clients get an
 /// opaque 503.
-async fn fetch_once(url: String) -> Result<String, String> {
-    let result = fetch_jwks_document(&url).await;
+async fn fetch_once(url: &str) -> Result<String, String> {
+    let result = fetch_jwks_document(url).await;
     if let Err(cause) = &result {
         worker::console_error!(
             "{}",

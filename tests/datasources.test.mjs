@@ -137,13 +137,13 @@ describe('connecting with an API key', () => {
   });
 
   test('OpenAI and Anthropic admin keys are validated with each provider', async () => {
-    const good = await api('user_a', 'POST', '/api/v1/datasources', { integration_id: 'openai', credentials: { admin_key: OPENAI_KEY } });
+    const good = await api('user_ai', 'POST', '/api/v1/datasources', { integration_id: 'openai', credentials: { admin_key: OPENAI_KEY } });
     assert.equal(good.status, 201);
     assert.equal(oai.requests.at(-1).headers.authorization, `Bearer ${OPENAI_KEY}`);
-    const bad = await api('user_a', 'POST', '/api/v1/datasources', { integration_id: 'openai', credentials: { admin_key: 'sk-admin-WrongWrongWrongWrong00' } });
+    const bad = await api('user_ai', 'POST', '/api/v1/datasources', { integration_id: 'openai', credentials: { admin_key: 'sk-admin-WrongWrongWrongWrong00' } });
     assert.equal(bad.status, 422);
     assert.match(bad.body.detail, /Incorrect API key provided/);
-    const claude = await api('user_a', 'POST', '/api/v1/datasources', { integration_id: 'anthropic', credentials: { admin_key: ANTHROPIC_KEY } });
+    const claude = await api('user_ai', 'POST', '/api/v1/datasources', { integration_id: 'anthropic', credentials: { admin_key: ANTHROPIC_KEY } });
     assert.equal(claude.status, 201);
     assert.equal(ant.requests.at(-1).headers['x-api-key'], ANTHROPIC_KEY);
     assert.equal(ant.requests.at(-1).headers['anthropic-version'], '2023-06-01');
