@@ -91,6 +91,16 @@ mod tests {
             ApiError::ServiceUnavailable {
                 detail: String::new(),
             },
+            ApiError::TooManyRequests {
+                detail: String::new(),
+                retry_after_secs: 60,
+            },
+            ApiError::Conflict {
+                detail: String::new(),
+            },
+            ApiError::BadGateway {
+                detail: String::new(),
+            },
             ApiError::internal(""),
         ];
         for err in all {
