@@ -64,37 +64,40 @@ function streamed(total, chunk = 64 * 1024) {
 
 describe('2. request bodies are bounded while they stream', () => {
   test('a chunked body of no declared length stops at the limit with 413', async () => {
-    // node:http rather than fetch: it hands over a response that arrives
-    // while the body is still being sent, which is the point here.
+    // The client sends a little more than the limit and then holds the
+    // request open without ending it. A server that reads bodies whole waits
+    // for the end forever; one that counts as it reads answers 413 at once.
+    // (Sending on after that would race the server's close: a reset can
+    // swallow the answer.) node:http, because fetch gives no response before
+    // it has sent the whole body.
     const url = new URL('/api/v1/datasources', worker.url);
-    const total = 256 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 0x20);
-    let sent = 0;
-    const { status, body, sentWhenAnswered } = await new Promise((resolve, reject) => {
+    const { status, body } = await new Promise((resolve, reject) => {
       const req = http.request(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${issuer.token('user_body')}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
       });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new Error('no answer within 20 s: the body was not bounded while streaming'));
+      }, 20_000);
       req.on('response', (res) => {
-        const sentWhenAnswered = sent;
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), sentWhenAnswered }));
-        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(timer);
+          req.destroy();
+          resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') });
+        });
       });
-      req.on('error', () => {}); // the server may close while we still send
-      const pump = () => {
-        while (sent < total && !req.destroyed) {
-          sent += chunk.length;
-          if (!req.write(chunk)) return req.once('drain', pump);
-        }
-        if (!req.destroyed) req.end();
-      };
-      pump();
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      for (let sent = 0; sent <= 1024 * 1024; sent += chunk.length) req.write(chunk);
     });
     assert.equal(status, 413, body);
     assert.equal(JSON.parse(body).type, '/problems/payload-too-large');
-    assert.ok(sentWhenAnswered < 64 * 1024 * 1024, `answered after ${sentWhenAnswered} bytes of ${total}`);
     assert.equal((await worker.fetch('/api/v1/health')).status, 200, 'the isolate survived');
   });
 
