@@ -13,7 +13,7 @@ use carbon_core::providers::{Probe, Provider};
 use super::callback::invalid_state;
 use super::manage::revoke;
 use super::oauth::{oauth_provider, verifier_aad};
-use super::{db_error, not_found, probe, Ctx, Secret};
+use super::{db_error, not_found, probe_oauth, Ctx, Secret};
 use crate::crypto::WebCrypto;
 use crate::storage::credentials::{self as creds, NewTokens};
 use crate::storage::datasources::{self as rows, NewRow};
@@ -98,15 +98,7 @@ pub async fn complete(
     let stored = store_grant(ctx, provider, &pending, entry, &tokens).await?;
     // The tokens are stored (a rotating refresh token must never exist only
     // in memory); now learn what the grant covers.
-    let outcome = probe(
-        provider,
-        Secret::Oauth {
-            tokens: tokens.clone(),
-        }
-        .as_secrets(),
-        &settings,
-    )
-    .await;
+    let outcome = probe_oauth(provider, tokens.clone(), &settings).await;
     let (status, last_error, info) = match outcome {
         Probe::Ok(info) => (Status::Active, None, Some(info.to_string())),
         // A provider outage is not the connection's fault: it stays active

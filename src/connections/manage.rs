@@ -5,7 +5,7 @@ use carbon_core::error::ApiError;
 use carbon_core::providers::{self, Probe};
 
 use super::refresh::fresh_tokens;
-use super::{db_error, not_found, probe, Ctx, Secret};
+use super::{db_error, not_found, probe, probe_oauth, Ctx, Secret};
 use crate::outbound;
 use crate::storage::datasources as rows;
 
@@ -29,15 +29,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
         // proves the refresh works too, which clears the backoff.
         let force = rec.refresh_failures > 0;
         let fresh = fresh_tokens(ctx, &rec, force, "check").await?;
-        let first = probe(
-            provider,
-            Secret::Oauth {
-                tokens: fresh.tokens,
-            }
-            .as_secrets(),
-            &settings,
-        )
-        .await;
+        let first = probe_oauth(provider, fresh.tokens, &settings).await;
         match first {
             Probe::Unauthorized(_) => {
                 let current = rows::get(&ctx.db, &rec.user_id, &rec.id)
@@ -45,15 +37,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
                     .map_err(db_error)?
                     .ok_or_else(|| not_found(&rec.id))?;
                 let fresh = fresh_tokens(ctx, &current, true, "check after 401").await?;
-                let again = probe(
-                    provider,
-                    Secret::Oauth {
-                        tokens: fresh.tokens,
-                    }
-                    .as_secrets(),
-                    &settings,
-                )
-                .await;
+                let again = probe_oauth(provider, fresh.tokens, &settings).await;
                 (again, fresh.version)
             }
             other => (other, fresh.version),

@@ -250,6 +250,15 @@ pub async fn probe(
     send_probe(provider, &provider.probe(secrets, settings)).await
 }
 
+/// [`probe`] with OAuth tokens.
+pub async fn probe_oauth(
+    provider: &dyn Provider,
+    tokens: carbon_core::oauth::TokenSet,
+    settings: &dyn Settings,
+) -> Probe {
+    probe(provider, Secret::Oauth { tokens }.as_secrets(), settings).await
+}
+
 async fn send_probe(provider: &dyn Provider, req: &HttpRequest) -> Probe {
     match outbound::send(req).await {
         Ok(resp) => provider.interpret_probe(&resp),

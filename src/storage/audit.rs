@@ -90,3 +90,14 @@ pub async fn purge(db: &Db, before: &str) -> worker::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Runs a single-row write and its audit entry in one transaction; the entry
+/// is kept only if the write changed the row. True when it did.
+pub async fn audited_write(
+    db: &Db,
+    write: D1PreparedStatement,
+    entry: &Entry<'_>,
+) -> worker::Result<bool> {
+    let results = db.batch(vec![write, insert_if_changed(db, entry)?]).await?;
+    Ok(super::changes(&results[0]) == 1)
+}

@@ -5,7 +5,7 @@
 
 use carbon_core::datasources::Record;
 
-use super::audit::{self, Entry};
+use super::audit::{audited_write, Entry};
 use super::datasources::COLUMNS;
 use super::{changes, int, opt_text, text, Db};
 
@@ -89,10 +89,7 @@ pub async fn store_tokens(
             text(id),
             int(version),
         ])?;
-    let results = db
-        .batch(vec![update, audit::insert_if_changed(db, entry)?])
-        .await?;
-    Ok(changes(&results[0]) == 1)
+    audited_write(db, update, entry).await
 }
 
 /// Marks the grant dead (`reauth_required`), only if the credentials are
@@ -115,10 +112,7 @@ pub async fn mark_reauth(
              WHERE id = ?3 AND credentials_version = ?4 AND refresh_lock_id = ?5 AND deleted_at IS NULL",
         )
         .bind(&[text(message), text(now), text(id), int(version), text(lease)])?;
-    let results = db
-        .batch(vec![update, audit::insert_if_changed(db, entry)?])
-        .await?;
-    Ok(changes(&results[0]) == 1)
+    audited_write(db, update, entry).await
 }
 
 /// A transient refresh failure: counts it, schedules the next attempt,
@@ -142,8 +136,7 @@ pub async fn refresh_failed(
              WHERE id = ?4 AND refresh_lock_id = ?5",
         )
         .bind(&[text(retry_at), opt_text(park), text(now), text(id), text(lease)])?;
-    db.batch(vec![update, audit::insert_if_changed(db, entry)?])
-        .await?;
+    audited_write(db, update, entry).await?;
     Ok(())
 }
 
@@ -161,10 +154,7 @@ pub async fn reseal(
     let update = db
         .prepare("UPDATE datasources SET credentials = ?1 WHERE id = ?2 AND credentials = ?3")
         .bind(&[text(new), text(id), text(old)])?;
-    let results = db
-        .batch(vec![update, audit::insert_if_changed(db, entry)?])
-        .await?;
-    Ok(changes(&results[0]) == 1)
+    audited_write(db, update, entry).await
 }
 
 /// Rows whose credentials are sealed under some key other than the one

@@ -5,8 +5,8 @@ use super::Db;
 use carbon_core::datasources::Record;
 use worker::wasm_bindgen::JsValue;
 
-use super::audit::{self, Entry};
-use super::{changes, int, opt_text, text};
+use super::audit::{self, audited_write, Entry};
+use super::{int, opt_text, text};
 
 pub(super) const COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
     sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
@@ -175,13 +175,7 @@ pub async fn update(
         args.push(int(v));
         sql.push_str(&format!(" AND credentials_version = ?{}", args.len()));
     }
-    let results = db
-        .batch(vec![
-            db.prepare(sql).bind(&args)?,
-            audit::insert_if_changed(db, entry)?,
-        ])
-        .await?;
-    Ok(changes(&results[0]) == 1)
+    audited_write(db, db.prepare(sql).bind(&args)?, entry).await
 }
 
 /// Sets the status (and error) of a row whose credentials are still
@@ -208,10 +202,7 @@ pub async fn set_status(
             text(id),
             int(version),
         ])?;
-    let results = db
-        .batch(vec![update, audit::insert_if_changed(db, entry)?])
-        .await?;
-    Ok(changes(&results[0]) == 1)
+    audited_write(db, update, entry).await
 }
 
 /// Disconnects: destroys the credentials at once and hides the row; the
@@ -231,10 +222,7 @@ pub async fn soft_delete(
              WHERE id = ?2 AND user_id = ?3 AND deleted_at IS NULL",
         )
         .bind(&[text(now), text(id), text(user_id)])?;
-    let results = db
-        .batch(vec![update, audit::insert_if_changed(db, entry)?])
-        .await?;
-    Ok(changes(&results[0]) == 1)
+    audited_write(db, update, entry).await
 }
 
 /// Active OAuth connections whose tokens were last obtained before `before`
