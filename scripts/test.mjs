@@ -18,5 +18,7 @@ log('black-box tests (workerd)');
 const files = readdirSync(path.join(ROOT, 'tests'))
   .filter((f) => f.endsWith('.test.mjs'))
   .map((f) => path.join('tests', f));
-// A hung test fails after 3 minutes instead of holding CI until its limit.
-run(path.join(BIN, 'node'), ['--test', '--test-reporter=spec', '--test-timeout=180000', ...files], { env: projectEnv() });
+// A hung test (or test file) fails after 10 minutes instead of holding CI
+// until its limit; the slowest file takes about 80 s on an idle machine and
+// under 4 minutes on a loaded one.
+run(path.join(BIN, 'node'), ['--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { env: projectEnv() });

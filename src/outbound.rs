@@ -106,8 +106,17 @@ pub async fn send_within(
         if (300..400).contains(&status) {
             return Err(OutboundError::Redirect(status));
         }
+        let headers = response
+            .headers()
+            .entries()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
         let body = read_capped(&mut response, MAX_RESPONSE_BYTES).await?;
-        Ok(HttpResponse { status, body })
+        Ok(HttpResponse {
+            status,
+            body,
+            headers,
+        })
     });
     match select(exchange, Delay::from(deadline)).await {
         Either::Left((result, _)) => result,

@@ -19,3 +19,4 @@ pub mod openapi;
 pub mod providers;
 pub mod query;
 pub mod routes;
+pub mod sync;

@@ -103,11 +103,15 @@ export function ensureRustTools() {
   return { workerBuild, wasmBindgen };
 }
 
-/** Stable hash of the given files' contents (missing files hash as empty). */
+/**
+ * Stable hash of the given files' contents (missing files hash as empty),
+ * keyed by their paths relative to the project root: a moved or copied
+ * checkout is still up to date.
+ */
 export function hashFiles(files) {
   const h = createHash('sha256');
   for (const f of files) {
-    h.update(f);
+    h.update(path.relative(ROOT, f));
     h.update(existsSync(f) ? readFileSync(f) : '');
   }
   return h.digest('hex');

@@ -30,16 +30,16 @@ use crate::storage::credentials::{self as creds, NewTokens};
 use crate::storage::datasources as rows;
 
 /// How long a refresh lease lasts.
-const LEASE: Duration = Duration::seconds(30);
+const LEASE: Duration = Duration::seconds(45);
 /// The token exchange's deadline, headers and body: a third of the lease,
 /// leaving the rest for storing the result (with retries).
-const EXCHANGE_DEADLINE: StdDuration = StdDuration::from_secs(10);
+const EXCHANGE_DEADLINE: StdDuration = StdDuration::from_secs(15);
 /// Attempts at storing rotated tokens when D1 fails, and the pause between.
 const STORE_ATTEMPTS: u32 = 4;
 const STORE_PAUSE: StdDuration = StdDuration::from_millis(500);
 const WAIT_STEP: StdDuration = StdDuration::from_millis(200);
 /// Losers wait a little longer than a lease before giving up.
-const WAIT_STEPS: u32 = 160;
+const WAIT_STEPS: u32 = 250;
 /// Transient failures in a row before the keep-alive job parks a
 /// connection (status `error` with the reason) instead of retrying forever.
 pub const PARK_AFTER: i64 = 5;

@@ -34,7 +34,8 @@ export function freePort() {
 export async function startWorker({ vars = null, persistDir = null, ready = 200 } = {}) {
   // Reusing a persist dir runs a second Worker over the first one's D1.
   const dir = persistDir ?? mkdtempSync(path.join(tmpdir(), 'carbon-worker-'));
-  const env = projectEnv();
+  // Serve the build `npm test` made, even if the tree changes meanwhile.
+  const env = projectEnv({ CARBON_PREBUILT: '1' });
   const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir], {
     cwd: ROOT,
     env,

@@ -13,7 +13,7 @@ mod anthropic;
 mod enphase;
 pub mod http;
 pub mod oauth_client;
-mod octopus;
+pub mod octopus;
 mod openai;
 mod xero;
 
@@ -97,6 +97,17 @@ pub trait Provider: Sync {
 
     /// Revokes the connection's grant at the provider, where it offers that.
     fn revoke(&self, _tokens: &TokenSet, _settings: &dyn Settings) -> Option<HttpRequest> {
+        None
+    }
+
+    /// What syncing this provider's data needs (sans-I/O), for a connection
+    /// with these secrets and user settings; `None` when it cannot sync.
+    fn sync_source(
+        &self,
+        _secrets: Secrets<'_>,
+        _settings: &dyn Settings,
+        _user_settings: &serde_json::Value,
+    ) -> Option<Box<dyn crate::sync::engine::Source>> {
         None
     }
 

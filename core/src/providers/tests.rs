@@ -24,10 +24,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 fn resp(status: u16, body: serde_json::Value) -> HttpResponse {
-    HttpResponse {
-        status,
-        body: body.to_string().into_bytes(),
-    }
+    HttpResponse::new(status, body.to_string())
 }
 
 #[test]
@@ -96,10 +93,10 @@ fn octopus_errors_are_told_apart() {
         octopus::Octopus.interpret_probe(&resp(404, json!({"detail": "Not found."}))),
         Probe::Rejected(_)
     ));
-    let throttled = HttpResponse {
-        status: 403,
-        body: b"<HTML><HEAD><TITLE>ERROR: The request could not be satisfied".to_vec(),
-    };
+    let throttled = HttpResponse::new(
+        403,
+        b"<HTML><HEAD><TITLE>ERROR: The request could not be satisfied".to_vec(),
+    );
     assert!(matches!(
         octopus::Octopus.interpret_probe(&throttled),
         Probe::Unavailable(_)

@@ -7,6 +7,8 @@ use serde_json::json;
 use super::http::{error_message, interpret, HttpRequest, HttpResponse, Probe};
 use super::{setting, Provider, Secrets, Settings};
 
+pub mod sync;
+
 pub struct Octopus;
 
 const API_BASE: &str = "https://api.octopus.energy";
@@ -50,6 +52,25 @@ impl Provider for Octopus {
         let account = secrets.field("account_number");
         HttpRequest::get(format!("{base}/v1/accounts/{account}/"))
             .basic(secrets.field("api_key"), "")
+    }
+
+    fn sync_source(
+        &self,
+        secrets: Secrets<'_>,
+        settings: &dyn Settings,
+        user_settings: &serde_json::Value,
+    ) -> Option<Box<dyn crate::sync::engine::Source>> {
+        let gas_unit = user_settings["gas_meter_unit"].as_str().unwrap_or("m3");
+        Some(Box::new(sync::OctopusSync {
+            base: setting(settings, "OCTOPUS", "API_BASE", API_BASE),
+            api_key: secrets.field("api_key").to_owned(),
+            account: secrets.field("account_number").to_owned(),
+            gas_in_m3: !gas_unit.eq_ignore_ascii_case("kwh"),
+            calorific_value: user_settings["gas_calorific_value"]
+                .as_f64()
+                .filter(|v| (30.0..=50.0).contains(v))
+                .unwrap_or(sync::DEFAULT_CALORIFIC_VALUE),
+        }))
     }
 
     fn interpret_probe(&self, resp: &HttpResponse) -> Probe {

@@ -1,0 +1,300 @@
+//! One slice of a sync run, against small traits for storage, outbound
+//! HTTP and raw-payload storage (D1, fetch and R2 in the Worker; in-memory
+//! in tests), and a sans-I/O [`Source`] that describes a provider's
+//! requests and reads its answers.
+//!
+//! Every slice starts from what storage says: which streams this run has
+//! discovered, and where each stands. A page moves its stream's position
+//! only in the same atomic write that stores the page's records, so a slice
+//! cut at any point (after the fetch, after the raw body is kept, after the
+//! write but before the queue hears of it) is simply run again: at most one
+//! page is fetched twice, none is skipped, and records are upserted by
+//! natural key, never duplicated.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::plan::RunPlan;
+use super::record::ActivityRecord;
+use crate::providers::{HttpRequest, HttpResponse};
+
+/// A stream (meter, system, tenant...) as storage holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamState {
+    pub key: String,
+    /// The provider's description of the stream (ids, region, tariffs).
+    pub spec: Value,
+    /// The end of the newest period stored for it, across runs.
+    pub cursor: Option<DateTime<Utc>>,
+    /// Where this run stands for it; `None` when the run has not started it.
+    pub position: Option<DateTime<Utc>>,
+    pub done: bool,
+}
+
+/// A stream found by discovery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovered {
+    pub key: String,
+    pub spec: Value,
+}
+
+/// One page, written atomically: records upserted, the stream's position
+/// (and high-water mark) advanced, the run's counters updated.
+#[derive(Debug)]
+pub struct PageWrite<'a> {
+    pub run_id: &'a str,
+    pub stream: &'a str,
+    pub records: &'a [ActivityRecord],
+    pub position: DateTime<Utc>,
+    pub done: bool,
+    pub raw_sha256: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// What a page write changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
+pub trait SyncStore {
+    /// Every stream known for the run's datasource, with this run's positions.
+    async fn streams(&self, run_id: &str) -> Result<Vec<StreamState>, String>;
+    /// Records the discovered streams and starts each in this run at
+    /// `start(cursor)`; streams already started in this run keep their place.
+    async fn begin_streams(
+        &self,
+        run_id: &str,
+        found: &[Discovered],
+        plan: &RunPlan,
+    ) -> Result<(), String>;
+    /// The atomic page write (see [`PageWrite`]).
+    async fn apply_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, String>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Fetcher {
+    async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Blobs {
+    /// Keeps `body` under `key` (content-addressed: putting it twice is harmless).
+    async fn put(&self, key: &str, body: &[u8]) -> Result<(), String>;
+}
+
+/// Why a provider answer cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageError {
+    /// 429 or a provider's throttling page: wait, this is not a failure.
+    RateLimited { retry_after: Option<Duration> },
+    /// The credentials are refused (401).
+    Unauthorized(String),
+    /// The request is refused for good (unknown meter, bad account).
+    Rejected(String),
+    /// 5xx, a malformed body: try again later.
+    Transient(String),
+}
+
+/// One step of discovery.
+pub enum DiscoveryStep {
+    Fetch(HttpRequest),
+    Done(Vec<Discovered>),
+    Failed(PageError),
+}
+
+/// A parsed page: its records and how far it covers the window asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub records: Vec<ActivityRecord>,
+    /// The stream's new position: the window's end when the page was the
+    /// last one of the window, else the end of its last record.
+    pub covered_to: DateTime<Utc>,
+}
+
+/// A provider's side of syncing, sans-I/O.
+pub trait Source {
+    /// The next discovery request given the answers so far, or the streams.
+    fn discovery(&self, answers: &[HttpResponse]) -> DiscoveryStep;
+    /// The request for one stream's data in `[from, to)`.
+    fn page_request(&self, spec: &Value, from: DateTime<Utc>, to: DateTime<Utc>) -> HttpRequest;
+    /// Reads the answer to [`Source::page_request`].
+    fn parse_page(
+        &self,
+        stream: &str,
+        spec: &Value,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        resp: &HttpResponse,
+    ) -> Result<Page, PageError>;
+}
+
+/// One invocation's work.
+pub struct Slice<'a> {
+    pub run_id: &'a str,
+    pub plan: &'a RunPlan,
+    /// Subrequests this slice may spend (fetches and raw-body puts).
+    pub budget: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// How a slice ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SliceOutcome {
+    /// Every stream reached the end of the run.
+    Done(Progress),
+    /// The budget is spent; another slice continues.
+    More(Progress),
+    RateLimited(Progress, Option<Duration>),
+    Unauthorized(Progress, String),
+    Rejected(Progress, String),
+    /// Transient: the provider, the network or storage failed.
+    Retry(Progress, String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub pages: u32,
+    pub counts: PageCounts,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where raw bodies live: content-addressed by SHA-256.
+pub fn raw_key(sha256: &str) -> String {
+    format!("raw/{}/{sha256}", &sha256[..2])
+}
+
+fn page_failure(progress: Progress, err: PageError) -> SliceOutcome {
+    match err {
+        PageError::RateLimited { retry_after } => SliceOutcome::RateLimited(progress, retry_after),
+        PageError::Unauthorized(r) => SliceOutcome::Unauthorized(progress, r),
+        PageError::Rejected(r) => SliceOutcome::Rejected(progress, r),
+        PageError::Transient(r) => SliceOutcome::Retry(progress, r),
+    }
+}
+
+pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
+    store: &S,
+    fetcher: &F,
+    blobs: &B,
+    source: &dyn Source,
+    slice: &Slice<'_>,
+) -> SliceOutcome {
+    let mut progress = Progress::default();
+    let mut budget = slice.budget;
+    let retry = |p, e: String| SliceOutcome::Retry(p, e);
+    let mut streams = match store.streams(slice.run_id).await {
+        Ok(s) => s,
+        Err(e) => return retry(progress, format!("storage: {e}")),
+    };
+    if !streams.iter().any(|s| s.position.is_some()) {
+        let mut answers = Vec::new();
+        let found = loop {
+            match source.discovery(&answers) {
+                DiscoveryStep::Done(found) => break found,
+                DiscoveryStep::Failed(err) => return page_failure(progress, err),
+                DiscoveryStep::Fetch(req) => {
+                    if budget == 0 {
+                        return SliceOutcome::More(progress);
+                    }
+                    budget -= 1;
+                    match fetcher.send(&req).await {
+                        Ok(resp) => answers.push(resp),
+                        Err(e) => return retry(progress, e),
+                    }
+                }
+            }
+        };
+        if found.is_empty() {
+            return SliceOutcome::Done(progress);
+        }
+        if let Err(e) = store.begin_streams(slice.run_id, &found, slice.plan).await {
+            return retry(progress, format!("storage: {e}"));
+        }
+        streams = match store.streams(slice.run_id).await {
+            Ok(s) => s,
+            Err(e) => return retry(progress, format!("storage: {e}")),
+        };
+    }
+    streams.sort_by(|a, b| a.key.cmp(&b.key));
+    for stream in streams.iter_mut() {
+        let Some(mut position) = stream.position else {
+            continue; // known from an earlier run, gone from the account
+        };
+        while !stream.done {
+            if budget < 2 {
+                return SliceOutcome::More(progress);
+            }
+            let window = slice.plan.window(position);
+            if window.0 >= window.1 {
+                // Nothing left to ask for: close the stream with an empty page.
+                let write = PageWrite {
+                    run_id: slice.run_id,
+                    stream: &stream.key,
+                    records: &[],
+                    position,
+                    done: true,
+                    raw_sha256: "",
+                    now: slice.now,
+                };
+                if let Err(e) = store.apply_page(&write).await {
+                    return retry(progress, format!("storage: {e}"));
+                }
+                stream.done = true;
+                break;
+            }
+            let req = source.page_request(&stream.spec, window.0, window.1);
+            budget -= 1;
+            let resp = match fetcher.send(&req).await {
+                Ok(resp) => resp,
+                Err(e) => return retry(progress, e),
+            };
+            let page = match source.parse_page(&stream.key, &stream.spec, window, &resp) {
+                Ok(page) => page,
+                Err(err) => return page_failure(progress, err),
+            };
+            if page.covered_to <= position {
+                return retry(
+                    progress,
+                    "the provider's page did not advance the stream".into(),
+                );
+            }
+            let sha = sha256_hex(&resp.body);
+            budget -= 1;
+            if let Err(e) = blobs.put(&raw_key(&sha), &resp.body).await {
+                return retry(progress, format!("raw payload storage: {e}"));
+            }
+            let done = page.covered_to >= slice.plan.to;
+            let write = PageWrite {
+                run_id: slice.run_id,
+                stream: &stream.key,
+                records: &page.records,
+                position: page.covered_to,
+                done,
+                raw_sha256: &sha,
+                now: slice.now,
+            };
+            match store.apply_page(&write).await {
+                Ok(counts) => {
+                    progress.pages += 1;
+                    progress.counts.inserted += counts.inserted;
+                    progress.counts.updated += counts.updated;
+                    progress.counts.unchanged += counts.unchanged;
+                }
+                Err(e) => return retry(progress, format!("storage: {e}")),
+            }
+            position = page.covered_to;
+            stream.done = done;
+        }
+    }
+    SliceOutcome::Done(progress)
+}
