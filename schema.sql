@@ -37,7 +37,14 @@ CREATE TABLE datasources (
     refresh_failures INTEGER NOT NULL DEFAULT 0,
     refresh_retry_at TEXT,
     -- Provider facts (tenants, meters, systems), written by probes and syncs only.
-    provider_info TEXT CHECK (provider_info IS NULL OR json_valid(provider_info))
+    provider_info TEXT CHECK (provider_info IS NULL OR json_valid(provider_info)),
+    -- Sync state, apart from connection health (status).
+    sync_state TEXT NOT NULL DEFAULT 'idle'
+        CHECK (sync_state IN ('idle', 'queued', 'running', 'rate_limited', 'paused')),
+    sync_retry_at TEXT,
+    sync_failures INTEGER NOT NULL DEFAULT 0,
+    sync_failing_since TEXT,
+    paused_reason TEXT
 );
 CREATE INDEX datasources_by_user ON datasources (user_id, created_at, id);
 CREATE INDEX datasources_due ON datasources (next_sync_at)
@@ -61,23 +68,57 @@ CREATE TABLE oauth_states (
 );
 CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
 
--- One attempt to pull data from a datasource (manual, scheduled or webhook).
--- Kept after the datasource is deleted, for audit.
-CREATE TABLE sync_logs (
+-- One attempt to pull data: queued by the cron, a user, a webhook or an upload.
+CREATE TABLE sync_runs (
     id TEXT PRIMARY KEY,
     datasource_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
-    trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'scheduled', 'webhook', 'upload')),
-    status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
-    started_at TEXT NOT NULL,
+    trigger TEXT NOT NULL CHECK (trigger IN ('scheduled', 'manual', 'webhook', 'upload')),
+    mode TEXT NOT NULL DEFAULT 'incremental' CHECK (mode IN ('incremental', 'full')),
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'partial', 'failed')),
+    -- What was asked for (NULL: decided per stream) and up to when.
+    period_from TEXT,
+    period_to TEXT NOT NULL,
+    horizon_start TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    started_at TEXT,
     finished_at TEXT,
-    records_fetched INTEGER NOT NULL DEFAULT 0,
-    records_written INTEGER NOT NULL DEFAULT 0,
-    -- Provider cursor reached by this run, where the next run resumes.
-    cursor TEXT,
-    error TEXT
+    pages INTEGER NOT NULL DEFAULT 0,
+    inserted INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    -- Failed slices in a row, and when the next attempt is due.
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_retry_at TEXT,
+    error_class TEXT,
+    error TEXT,
+    -- A consumer working on the run holds this lease.
+    lease_until TEXT,
+    -- Uploads: the file's SHA-256, so the same file twice changes nothing.
+    upload_sha256 TEXT
 );
-CREATE INDEX sync_logs_by_datasource ON sync_logs (datasource_id, started_at);
+CREATE INDEX sync_runs_by_datasource ON sync_runs (datasource_id, queued_at);
+-- At most one run in progress per datasource: a second is refused (409) or
+-- coalesced, whoever asks.
+CREATE UNIQUE INDEX sync_runs_one_active ON sync_runs (datasource_id)
+    WHERE status IN ('queued', 'running');
+
+-- What a datasource's account holds (meters, systems, tenants) and how far
+-- each is stored. `position` is the current run's progress; it advances only
+-- in the same transaction as the data it covers.
+CREATE TABLE sync_streams (
+    datasource_id TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    spec TEXT NOT NULL CHECK (json_valid(spec)),
+    first_period TEXT,
+    cursor TEXT,
+    run_id TEXT,
+    position TEXT,
+    done INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (datasource_id, stream)
+);
 
 -- Normalised activity data (kWh, litres, GBP, tokens...) from any source.
 -- The natural key makes re-fetching a period an update, never a duplicate.
@@ -99,9 +140,18 @@ CREATE TABLE activity_data (
     sync_log_id TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
+    estimated INTEGER NOT NULL DEFAULT 0,
+    -- SHA-256 of the provider page this value came from (raw body in R2).
+    raw_sha256 TEXT,
+    -- A provider's correction keeps the value it replaced.
+    previous_quantity REAL,
+    restated_at TEXT,
+    -- How a converted quantity was derived (e.g. gas m3 to kWh), as JSON.
+    conversion TEXT,
     UNIQUE (datasource_id, activity_type, source_ref, period_start, period_end)
 );
 CREATE INDEX activity_data_by_user_period ON activity_data (user_id, period_start);
+CREATE INDEX activity_data_by_datasource ON activity_data (datasource_id, period_start);
 
 -- Emissions calculated from activity data, with the provenance to reproduce them.
 CREATE TABLE emissions (

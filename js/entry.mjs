@@ -55,4 +55,10 @@ export default class extends WorkerEntrypoint {
   async scheduled(controller) {
     return new RustWorker(this.ctx, this.env).scheduled(controller);
   }
+
+  // The sync queue's consumer. The Rust handler acknowledges or retries
+  // each message itself and never throws.
+  async queue(batch) {
+    return new RustWorker(this.ctx, this.env).queue(batch);
+  }
 }

@@ -14,9 +14,12 @@ mod outbound;
 mod random;
 mod scheduled;
 mod storage;
+mod sync;
 
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 #[event(start)]
 fn start() {
@@ -42,4 +45,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     scheduled::run(&event.cron(), &env).await;
+}
+
+/// The sync queue: one slice per message, each acknowledged on its own.
+/// Never returns `Err` (that would fail the isolate): a slice that cannot
+/// run is retried by the queue, up to its dead-letter queue.
+#[event(queue)]
+async fn queue(batch: MessageBatch<sync::SyncMessage>, env: Env, _ctx: Context) -> Result<()> {
+    scheduled::consume(batch, &env).await;
+    Ok(())
 }

@@ -5,15 +5,20 @@
 use carbon_core::datasources::timestamp;
 use chrono::Duration;
 use serde_json::json;
-use worker::Env;
+use worker::{Env, MessageExt};
 
 use crate::connections::{refresh, rotation, Ctx};
 use crate::storage::{audit, oauth_states};
+use crate::sync::{self, SyncMessage};
 
 /// How long the audit trail is kept. Credential decryptions, refreshes and
 /// disconnections stay answerable for two years, the span a security review
 /// or a customer's own audit usually reaches back over.
 pub const AUDIT_RETENTION: Duration = Duration::days(730);
+
+/// The cron expression (in `wrangler.toml`) that schedules syncs; any other
+/// runs the hourly maintenance.
+pub const SYNC_CRON: &str = "*/15 * * * *";
 
 pub async fn run(cron: &str, env: &Env) {
     let run_id = format!("cron-{}", js_sys::Date::now() as u64);
@@ -27,6 +32,20 @@ pub async fn run(cron: &str, env: &Env) {
             return;
         }
     };
+    if cron == SYNC_CRON {
+        let scheduled = sync::schedule(&ctx).await;
+        let line = json!({
+            "level": if scheduled.is_ok() { "info" } else { "error" },
+            "msg": "scheduled",
+            "request_id": run_id,
+            "cron": cron,
+            "sync_queued": scheduled.as_ref().map(|s| s.0).unwrap_or(0),
+            "sync_resent": scheduled.as_ref().map(|s| s.1).unwrap_or(0),
+            "error": scheduled.err().map(|e| format!("{e:?}")),
+        });
+        worker::console_log!("{line}");
+        return;
+    }
     let now = ctx.now();
     let refreshed = refresh::refresh_stale(&ctx).await;
     let resealed = rotation::reseal_batch(&ctx).await;
@@ -55,5 +74,50 @@ pub async fn run(cron: &str, env: &Env) {
         worker::console_log!("{line}");
     } else {
         worker::console_error!("{line}");
+    }
+}
+
+/// The sync queue's batch: each message is one slice, acknowledged on its
+/// own. A slice whose bookkeeping failed (D1 down) is retried by the queue
+/// with a delay; the run itself is recoverable from D1 either way.
+pub async fn consume(batch: worker::MessageBatch<SyncMessage>, env: &Env) {
+    let messages = match batch.messages() {
+        Ok(m) => m,
+        Err(e) => {
+            worker::console_error!(
+                "{}",
+                json!({"level": "error", "msg": "queue", "error": e.to_string()})
+            );
+            batch.retry_all();
+            return;
+        }
+    };
+    for message in messages {
+        let request_id = format!("queue-{}", message.id());
+        let result = match Ctx::new(env, &request_id, "system:sync".into(), &Default::default()) {
+            Ok(ctx) => sync::consume(&ctx, message.body()).await,
+            Err(e) => Err(e),
+        };
+        let line = json!({
+            "level": if result.is_ok() { "info" } else { "error" },
+            "msg": "sync slice",
+            "request_id": request_id,
+            "run_id": message.body().run_id,
+            "error": result.as_ref().err().map(|e| format!("{e:?}")),
+        });
+        match result {
+            Ok(()) => {
+                worker::console_log!("{line}");
+                message.ack();
+            }
+            Err(_) => {
+                worker::console_error!("{line}");
+                message.retry_with_options(
+                    &worker::QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(30)
+                        .build(),
+                );
+            }
+        }
     }
 }

@@ -7,3 +7,4 @@ pub mod integrations;
 pub mod me;
 pub mod oauth;
 pub mod openapi;
+pub mod sync;

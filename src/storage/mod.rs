@@ -5,6 +5,8 @@ pub mod audit;
 pub mod credentials;
 pub mod datasources;
 pub mod oauth_states;
+pub mod runs;
+pub mod sync;
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -10,9 +10,21 @@ import { basic, json, listen } from './server.mjs';
  */
 export async function octopus({ accounts }) {
   const fake = await listen(async (req, res) => {
+    const creds = basic(req.headers.authorization);
+    const point = /^\/v1\/electricity-meter-points\/(\d+)\/$/.exec(req.path);
+    if (point) return json(res, 200, { gsp: fake.gsp, mpan: point[1], profile_class: 1, consumption_standard: 2700 });
+    const consumption = /^\/v1\/(electricity|gas)-meter-points\/(\d+)\/meters\/([^/]+)\/consumption\/$/.exec(req.path);
+    if (consumption) {
+      if (!creds || !Object.values(accounts).some((a) => a.key === creds[0])) return json(res, 401, { detail: 'Invalid API key.' });
+      if (fake.throttleConsumption > 0) {
+        fake.throttleConsumption -= 1;
+        return json(res, 429, { detail: 'Request was throttled.' }, { 'retry-after': '1' });
+      }
+      if (fake.failPage === fake.consumptionCalls++) return json(res, 500, { detail: 'Server error.' });
+      return consumptionPage(res, fake.series[`${consumption[1]}:${consumption[2]}`] ?? [], req.query, consumption[0], fake.pageCap);
+    }
     const m = /^\/v1\/accounts\/([^/]+)\/$/.exec(req.path);
     if (!m) return json(res, 404, { detail: 'Not found.' });
-    const creds = basic(req.headers.authorization);
     // Hostile or broken behaviours a test can switch on.
     const delay = creds && fake.delayFor[creds[0]];
     if (delay) await new Promise((r) => setTimeout(r, delay));
@@ -67,7 +79,44 @@ export async function octopus({ accounts }) {
   fake.revoked = new Set();
   fake.delayFor = {};
   fake.mode = 'ok';
+  // Consumption: series keyed `electricity:<mpan>` / `gas:<mprn>`, each a
+  // list of [interval start ms (UTC), value]; pages of at most `pageCap`.
+  fake.series = {};
+  fake.pageCap = 25000;
+  fake.gsp = '_H';
+  fake.throttleConsumption = 0;
+  fake.failPage = -1;
+  fake.consumptionCalls = 0;
   return fake;
+}
+
+/** UK local time with its offset, as Octopus writes interval times. */
+export function ukTime(ms) {
+  const d = new Date(ms);
+  const y = d.getUTCFullYear();
+  const lastSunday = (month) => {
+    const last = new Date(Date.UTC(y, month + 1, 0));
+    return Date.UTC(y, month, last.getUTCDate() - last.getUTCDay(), 1);
+  };
+  const bst = ms >= lastSunday(2) && ms < lastSunday(9);
+  const local = new Date(ms + (bst ? 3600_000 : 0)).toISOString().slice(0, 19);
+  return `${local}${bst ? '+01:00' : 'Z'}`;
+}
+
+function consumptionPage(res, series, query, path, pageCap) {
+  const from = Date.parse(query.period_from);
+  const to = Date.parse(query.period_to);
+  const size = Math.min(Number(query.page_size ?? 100), 25000, pageCap);
+  const rows = series.filter(([t]) => t >= from && t < to);
+  if (query.order_by !== 'period') rows.reverse();
+  const page = rows.slice(0, size);
+  const next = rows.length > size ? `https://next.invalid${path}?page=2` : null;
+  return json(res, 200, {
+    count: rows.length,
+    next,
+    previous: null,
+    results: page.map(([t, v]) => ({ consumption: v, interval_start: ukTime(t), interval_end: ukTime(t + 1800_000) })),
+  });
 }
 
 /** OpenAI Admin API: Bearer admin key; errors {"error": {"message", "type", "code"}}. */

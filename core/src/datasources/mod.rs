@@ -99,6 +99,20 @@ pub struct Record {
     /// Transient refresh failures in a row.
     #[serde(default)]
     pub refresh_failures: i64,
+    #[serde(default)]
+    pub next_sync_at: Option<String>,
+    /// `idle`, `queued`, `running`, `rate_limited` or `paused`.
+    #[serde(default)]
+    pub sync_state: Option<String>,
+    #[serde(default)]
+    pub sync_retry_at: Option<String>,
+    /// Failed runs in a row, and since when.
+    #[serde(default)]
+    pub sync_failures: i64,
+    #[serde(default)]
+    pub sync_failing_since: Option<String>,
+    #[serde(default)]
+    pub paused_reason: Option<String>,
 }
 
 /// What the API returns for a datasource: everything but the secret.
@@ -120,6 +134,12 @@ pub struct View {
     pub credential_hint: Option<String>,
     pub token_expires_at: Option<String>,
     pub last_synced_at: Option<String>,
+    pub next_sync_at: Option<String>,
+    /// `idle`, `queued`, `running`, `rate_limited` (until `sync_retry_at`)
+    /// or `paused` (with `paused_reason`, until re-enabled).
+    pub sync_state: String,
+    pub sync_retry_at: Option<String>,
+    pub paused_reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -152,6 +172,10 @@ impl From<Record> for View {
             credential_hint: r.credential_hint,
             token_expires_at: r.token_expires_at,
             last_synced_at: r.last_synced_at,
+            next_sync_at: r.next_sync_at,
+            sync_state: r.sync_state.unwrap_or_else(|| "idle".into()),
+            sync_retry_at: r.sync_retry_at,
+            paused_reason: r.paused_reason,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

@@ -14,6 +14,8 @@ pub mod engine;
 pub mod london;
 pub mod plan;
 pub mod record;
+pub mod request;
+pub mod run;
 
 #[cfg(test)]
 mod memory;

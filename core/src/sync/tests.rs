@@ -82,7 +82,7 @@ impl Fetcher for FakeOctopus<'_> {
         }
         if let Some(every) = self.flaky_every {
             if n % every == every - 1 {
-                return Ok(if n % 2 == 0 {
+                return Ok(if n.is_multiple_of(2) {
                     HttpResponse::new(429, "{}").with_header("Retry-After", "30")
                 } else {
                     HttpResponse::new(502, "<html>Bad gateway</html>")

@@ -73,6 +73,14 @@ impl Provider for Octopus {
         }))
     }
 
+    fn support(&self) -> super::Support {
+        super::Support {
+            connect: true,
+            sync: true,
+            webhooks: false,
+        }
+    }
+
     fn interpret_probe(&self, resp: &HttpResponse) -> Probe {
         // Octopus answers throttling with a CloudFront 403 HTML page
         // (BottlecapDave/HomeAssistant-OctopusEnergy#1731): not a bad key.

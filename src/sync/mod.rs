@@ -1,0 +1,313 @@
+//! The sync engine's Worker side: queueing runs (API, cron), and the queue
+//! consumer that runs one slice per message. The engine itself, and every
+//! decision it makes, is `carbon_core::sync`.
+
+pub mod adapters;
+
+use carbon_core::datasources::{new_id, timestamp, Record, Status};
+use carbon_core::error::ApiError;
+use carbon_core::providers;
+use carbon_core::sync::engine::{run_slice, Slice, SliceOutcome};
+use carbon_core::sync::plan::{self, RunMode, RunPlan, Trigger};
+use carbon_core::sync::run::Run;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use worker::{Env, MessageBuilder};
+
+use crate::connections::{db_error, Ctx};
+use crate::random;
+use crate::storage::runs::{self, Finish, NewRun};
+use crate::storage::sync::D1SyncStore;
+use adapters::{R2Blobs, WorkerFetcher};
+
+pub const QUEUE: &str = "SYNC_QUEUE";
+pub const RAW_BUCKET: &str = "RAW";
+
+/// Subrequests one slice may spend: the free plan allows 50 per invocation,
+/// and the slice's D1 and queue calls need a few of their own.
+const SLICE_BUDGET: u32 = 40;
+/// How long a consumer holds a run: longer than any slice takes.
+const RUN_LEASE: Duration = Duration::minutes(5);
+
+/// A queue message: everything else is read from D1, so a message lost or
+/// delivered twice changes nothing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncMessage {
+    pub run_id: String,
+}
+
+async fn send(env: &Env, run_id: &str, delay_secs: u32) -> Result<(), ApiError> {
+    let queue = env
+        .queue(QUEUE)
+        .map_err(|e| ApiError::internal(format!("queue binding {QUEUE}: {e}")))?;
+    let message = MessageBuilder::new(SyncMessage {
+        run_id: run_id.to_owned(),
+    })
+    .delay_seconds(delay_secs.min(43_200))
+    .build();
+    queue
+        .send(message)
+        .await
+        .map_err(|e| ApiError::internal(format!("queue send: {e}")))
+}
+
+/// Queues a run for a datasource. `Err(Conflict)` names the run in progress.
+pub async fn start(
+    ctx: &Ctx<'_>,
+    rec: &Record,
+    trigger: Trigger,
+    mode: RunMode,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Run, ApiError> {
+    let now = ctx.now();
+    let planned = RunPlan::new(mode, from, to, now);
+    let id = new_id("run", random::bytes());
+    let from = planned.from.map(timestamp);
+    let inserted = runs::insert(
+        &ctx.db,
+        &NewRun {
+            id: &id,
+            datasource_id: &rec.id,
+            user_id: &rec.user_id,
+            trigger: trigger.as_str(),
+            mode: mode.as_str(),
+            period_from: from.as_deref(),
+            period_to: &timestamp(planned.to),
+            horizon_start: &timestamp(planned.horizon_start),
+            now: &timestamp(now),
+        },
+    )
+    .await
+    .map_err(db_error)?;
+    let Some(run) = inserted else {
+        let active = runs::active(&ctx.db, &rec.id).await.map_err(db_error)?;
+        return Err(ApiError::Conflict {
+            detail: format!(
+                "a sync of this datasource is already in progress (run {})",
+                active.map(|r| r.id).unwrap_or_default()
+            ),
+        });
+    };
+    send(ctx.env, &run.id, 0).await?;
+    Ok(run)
+}
+
+fn parse(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// One queue message: one slice of one run. Never fails the batch: every
+/// outcome is recorded in D1 and, where work remains, a new message sent.
+pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiError> {
+    let now = ctx.now();
+    let Some((run, rec)) = runs::claim(
+        &ctx.db,
+        &message.run_id,
+        &timestamp(now),
+        &timestamp(now + RUN_LEASE),
+    )
+    .await
+    .map_err(db_error)?
+    else {
+        // Finished, deleted, or another consumer holds it: nothing to do.
+        return Ok(());
+    };
+    let plan = RunPlan {
+        mode: if run.mode == "full" {
+            RunMode::Full
+        } else {
+            RunMode::Incremental
+        },
+        from: run.period_from.as_deref().and_then(parse),
+        to: parse(&run.period_to).unwrap_or(now),
+        horizon_start: parse(&run.horizon_start).unwrap_or(now - plan::DEFAULT_HORIZON),
+    };
+    let provider = providers::provider(&rec.integration_id);
+    let secret = match ctx.open(&rec, "sync").await {
+        Ok(s) => s,
+        Err(e) => {
+            let said = match e {
+                ApiError::Conflict { detail } => detail,
+                _ => return Err(e), // configuration: the queue retries
+            };
+            return end(ctx, &run, &rec, "failed", "credentials", &said, None).await;
+        }
+    };
+    let user_settings: serde_json::Value = serde_json::from_str(&rec.settings).unwrap_or_default();
+    let Some(source) =
+        provider.and_then(|p| p.sync_source(secret.as_secrets(), &ctx.settings(), &user_settings))
+    else {
+        return end(
+            ctx,
+            &run,
+            &rec,
+            "failed",
+            "unsupported",
+            "this integration cannot sync",
+            None,
+        )
+        .await;
+    };
+    let store = D1SyncStore {
+        db: &ctx.db,
+        datasource_id: &rec.id,
+        user_id: &rec.user_id,
+    };
+    let bucket = ctx
+        .env
+        .bucket(RAW_BUCKET)
+        .map_err(|e| ApiError::internal(format!("R2 binding {RAW_BUCKET}: {e}")))?;
+    let slice = Slice {
+        run_id: &run.id,
+        plan: &plan,
+        budget: SLICE_BUDGET,
+        now,
+    };
+    let outcome = run_slice(
+        &store,
+        &WorkerFetcher,
+        &R2Blobs(bucket),
+        source.as_ref(),
+        &slice,
+    )
+    .await;
+    match outcome {
+        SliceOutcome::Done(_) => end(ctx, &run, &rec, "succeeded", "", "", None).await,
+        SliceOutcome::More(_) => {
+            runs::release(&ctx.db, &run.id, "running", &rec.id)
+                .await
+                .map_err(db_error)?;
+            send(ctx.env, &run.id, 0).await
+        }
+        SliceOutcome::RateLimited(_, wait) => {
+            let wait = wait
+                .unwrap_or(Duration::seconds(60))
+                .max(Duration::seconds(1));
+            let at = timestamp(now + wait);
+            let said = "the provider is rate limiting requests; waiting as it asked";
+            runs::postpone(&ctx.db, &run, &at, true, said)
+                .await
+                .map_err(db_error)?;
+            send(ctx.env, &run.id, wait.num_seconds() as u32).await
+        }
+        SliceOutcome::Retry(progress, reason) => {
+            let attempt = run.attempts as u32;
+            if attempt + 1 >= plan::MAX_ATTEMPTS {
+                let status = if run.pages > 0 || progress.pages > 0 {
+                    "partial"
+                } else {
+                    "failed"
+                };
+                return end(ctx, &run, &rec, status, "provider", &reason, None).await;
+            }
+            let wait = plan::retry_backoff(attempt, &run.id);
+            runs::postpone(&ctx.db, &run, &timestamp(now + wait), false, &reason)
+                .await
+                .map_err(db_error)?;
+            send(ctx.env, &run.id, wait.num_seconds() as u32).await
+        }
+        SliceOutcome::Unauthorized(_, reason) => {
+            let said = format!("the provider refused the credentials: {reason}");
+            end(
+                ctx,
+                &run,
+                &rec,
+                "failed",
+                "unauthorized",
+                &said,
+                Some(Status::Error.as_str()),
+            )
+            .await
+        }
+        SliceOutcome::Rejected(_, reason) => {
+            end(ctx, &run, &rec, "failed", "rejected", &reason, None).await
+        }
+    }
+}
+
+/// Ends a run: the datasource's next sync is scheduled (with jitter), and
+/// repeated failures over days pause it until the user re-enables it.
+async fn end(
+    ctx: &Ctx<'_>,
+    run: &Run,
+    rec: &Record,
+    status: &str,
+    class: &str,
+    error: &str,
+    datasource_status: Option<&str>,
+) -> Result<(), ApiError> {
+    let now = ctx.now();
+    let failed = status != "succeeded";
+    let failures = if failed { rec.sync_failures + 1 } else { 0 };
+    let since = rec
+        .sync_failing_since
+        .as_deref()
+        .and_then(parse)
+        .unwrap_or(now);
+    let pause = (failed
+        && failures >= i64::from(plan::PAUSE_AFTER_FAILURES)
+        && now - since >= plan::PAUSE_AFTER_SPAN)
+        .then(|| {
+            format!(
+                "paused after {failures} failed syncs in a row: {error}; re-enable it to resume"
+            )
+        });
+    let f = Finish {
+        status,
+        error_class: failed.then_some(class),
+        error: failed.then_some(error),
+        now: &timestamp(now),
+        next_sync_at: &timestamp(plan::next_sync_at(now, rec.sync_frequency_minutes, &rec.id)),
+        datasource_status,
+        pause: pause.as_deref(),
+        failed,
+    };
+    runs::finish(&ctx.db, run, &f).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// The cron: queue a run for every due datasource that can sync, and resend
+/// the messages of runs that stalled. Returns (queued, resent).
+pub async fn schedule(ctx: &Ctx<'_>) -> Result<(u32, u32), ApiError> {
+    let now = ctx.now();
+    let due = runs::due(&ctx.db, &timestamp(now), 100)
+        .await
+        .map_err(db_error)?;
+    let mut queued = 0;
+    for rec in due {
+        if !providers::support(&rec.integration_id).sync {
+            continue;
+        }
+        if start(
+            ctx,
+            &rec,
+            Trigger::Scheduled,
+            RunMode::Incremental,
+            None,
+            None,
+        )
+        .await
+        .is_ok()
+        {
+            queued += 1;
+        }
+    }
+    let stalled = runs::stalled(
+        &ctx.db,
+        &timestamp(now - Duration::minutes(10)),
+        &timestamp(now),
+        100,
+    )
+    .await
+    .map_err(db_error)?;
+    let mut resent = 0;
+    for run_id in stalled {
+        if send(ctx.env, &run_id, 0).await.is_ok() {
+            resent += 1;
+        }
+    }
+    Ok((queued, resent))
+}

@@ -1,0 +1,124 @@
+// The sync engine through the built Worker: a manual sync queued on the
+// local Queue, consumed slice by slice, Octopus half-hourly data for both
+// meters across many pages with exact totals, raw pages kept, throttling
+// waited out, a failed page resumed, a corrected reading restated, and one
+// run at a time per datasource.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { newIssuer, workerVars } from './helpers/auth.mjs';
+import { d1 } from './helpers/d1.mjs';
+import { userClient } from './helpers/http.mjs';
+import { startWorker } from './helpers/worker.mjs';
+import { octopus } from './fakes/keyed.mjs';
+
+const issuer = newIssuer();
+const KEY = 'sk_live_Aa1Bb2Cc3Dd4Ee5Ff6Gg';
+const MPAN = '1012345678901';
+const MPRN = '1234567890';
+const HALF_HOUR = 1800_000;
+let worker, octo;
+const api = userClient(() => worker, issuer);
+
+/** Half-hourly values from `from` to `to` (ms), deterministic. */
+function series(from, to, salt) {
+  const out = [];
+  for (let t = from, i = 0; t < to; t += HALF_HOUR, i++) out.push([t, Math.round(((i * 7919 + salt) % 2000) + 1) / 1000]);
+  return out;
+}
+
+const day = (iso) => Date.parse(`${iso}T00:00:00Z`);
+const now = Date.now() - (Date.now() % HALF_HOUR);
+
+before(async () => {
+  octo = await octopus({ accounts: { 'A-1B2C3D4E': { key: KEY, mpan: MPAN } } });
+  // A year of electricity (across both clock changes) and two months of gas,
+  // in pages of 1,000 intervals.
+  octo.series[`electricity:${MPAN}`] = series(now - 365 * 86400_000, now - 86400_000, 1);
+  octo.series[`gas:${MPRN}`] = series(now - 60 * 86400_000, now - 2 * 86400_000, 2);
+  octo.pageCap = 1000;
+  worker = await startWorker({ vars: workerVars(issuer, { OCTOPUS_API_BASE: octo.url }) });
+});
+after(async () => {
+  await worker?.stop();
+  await octo?.close();
+});
+
+async function settle(id, runId, ms = 60_000) {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    const run = await api('user_sync', 'GET', `/api/v1/datasources/${id}/sync-runs/${runId}`);
+    if (['succeeded', 'partial', 'failed'].includes(run.body.status)) return run.body;
+  }
+  assert.fail('the run did not finish');
+}
+
+const sum = (rows) => rows.reduce((s, [, v]) => s + v, 0);
+
+let id;
+test('a manual sync stores a year of half-hourly electricity and gas in m3 as kWh, exactly', async () => {
+  const created = await api('user_sync', 'POST', '/api/v1/datasources', { integration_id: 'octopus-energy', credentials: { api_key: KEY, account_number: 'A-1B2C3D4E' } });
+  assert.equal(created.status, 201);
+  id = created.body.id;
+  octo.throttleConsumption = 1; // the first consumption call is throttled
+  const started = await api('user_sync', 'POST', `/api/v1/datasources/${id}/sync`);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  assert.equal(started.body.status, 'queued');
+  assert.equal(started.headers.get('location'), `/api/v1/datasources/${id}/sync-runs/${started.body.id}`);
+  const again = await api('user_sync', 'POST', `/api/v1/datasources/${id}/sync`);
+  assert.equal(again.status, 409);
+  assert.match(again.body.detail, new RegExp(started.body.id));
+
+  const run = await settle(id, started.body.id);
+  assert.equal(run.status, 'succeeded', JSON.stringify(run));
+  const elec = octo.series[`electricity:${MPAN}`];
+  const gas = octo.series[`gas:${MPRN}`];
+  assert.equal(run.inserted, elec.length + gas.length);
+  assert.ok(run.pages >= 18, `${run.pages} pages`);
+
+  const [e] = d1(worker, `SELECT COUNT(*) AS n, SUM(quantity) AS kwh, MIN(period_start) AS first, COUNT(DISTINCT raw_sha256) AS pages, MAX(region) AS region FROM activity_data WHERE datasource_id = '${id}' AND activity_type = 'electricity_import'`);
+  assert.equal(e.n, elec.length);
+  assert.ok(Math.abs(e.kwh - sum(elec)) < 1e-6, `${e.kwh} vs ${sum(elec)}`);
+  assert.equal(e.first, new Date(elec[0][0]).toISOString().replace('.000', ''));
+  assert.equal(e.region, '12', 'GSP _H is NESO region 12 (South England)');
+  const [g] = d1(worker, `SELECT COUNT(*) AS n, SUM(quantity) AS kwh, MAX(conversion) AS conversion FROM activity_data WHERE datasource_id = '${id}' AND activity_type = 'gas'`);
+  assert.equal(g.n, gas.length);
+  assert.ok(Math.abs(g.kwh - (sum(gas) * 1.02264 * 39.5) / 3.6) < 1e-6);
+  assert.match(g.conversion, /"volume_correction":1.02264/);
+
+  const ds = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body;
+  assert.equal(ds.sync_state, 'idle');
+  assert.ok(ds.last_synced_at);
+  assert.ok(Date.parse(ds.next_sync_at) > Date.now() + 23 * 3600_000, 'the next daily sync is scheduled');
+});
+
+test('a corrected reading is restated on the next incremental sync, and nothing else is rewritten', async () => {
+  const elec = octo.series[`electricity:${MPAN}`];
+  const last = elec.at(-1);
+  last[1] = 9.999;
+  const before = octo.consumptionCalls;
+  const started = await api('user_sync', 'POST', `/api/v1/datasources/${id}/sync`);
+  const run = await settle(id, started.body.id);
+  assert.equal(run.status, 'succeeded');
+  assert.equal(run.updated, 1);
+  assert.equal(run.inserted, 0);
+  assert.equal(octo.consumptionCalls - before, 2, 'one page per meter: only the lookback is re-read');
+  const [row] = d1(worker, `SELECT quantity, previous_quantity, restated_at FROM activity_data WHERE datasource_id = '${id}' AND activity_type = 'electricity_import' ORDER BY period_start DESC LIMIT 1`);
+  assert.equal(row.quantity, 9.999);
+  assert.notEqual(row.previous_quantity, null);
+  assert.ok(row.restated_at);
+});
+
+test('a page that fails mid-sync is retried and the run resumes with nothing missing or doubled', async () => {
+  octo.failPage = octo.consumptionCalls + 3;
+  const started = await api('user_sync', 'POST', `/api/v1/datasources/${id}/sync`, { mode: 'full' });
+  assert.equal(started.status, 202);
+  const run = await settle(id, started.body.id, 120_000);
+  assert.equal(run.status, 'succeeded', JSON.stringify(run));
+  assert.equal(run.inserted, 0);
+  const [e] = d1(worker, `SELECT COUNT(*) AS n, COUNT(DISTINCT period_start) AS distinct_starts FROM activity_data WHERE datasource_id = '${id}' AND activity_type = 'electricity_import'`);
+  assert.equal(e.n, octo.series[`electricity:${MPAN}`].length);
+  assert.equal(e.distinct_starts, e.n);
+  const runs = (await api('user_sync', 'GET', `/api/v1/datasources/${id}/sync-runs`)).body;
+  assert.equal(runs.pagination.total, 3);
+  assert.equal(runs.data[0].id, started.body.id, 'newest first');
+});
