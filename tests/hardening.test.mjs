@@ -216,20 +216,21 @@ describe('4. refresh cannot lose or double-spend a rotating token', () => {
     const ds = await connectXero('user_race');
     xr.expireAccessTokens();
     const grants = xr.control.refreshGrants.length;
-    // The winner's refresh answer is held back 12 s (inside its 15 s
-    // deadline); the loser's 8 s, so the loser hears invalid_grant after the
-    // winner stored.
-    xr.control.refreshDelays = [12_000, 8_000];
-    const winner = api('user_race', 'POST', `/api/v1/datasources/${ds.id}/check`);
-    // Once the winner's refresh reaches Xero, its lease lapses (as if the
-    // winner had hung): a second caller can claim it.
-    await until(() => xr.control.refreshGrants.length === grants + 1, 'the winner reached Xero');
-    d1(worker, `UPDATE datasources SET refresh_lock_until = '2000-01-01T00:00:00Z' WHERE id = '${ds.id}'`);
+    // The loser's refresh request reaches Xero first and is held there,
+    // unread; its lease lapses (as if it had hung), a winner claims the
+    // lease, spends the same refresh token and stores the rotated one. Then
+    // the loser's request is processed: the token is spent, invalid_grant.
+    let release;
+    xr.control.tokenHolds = [new Promise((r) => (release = r))];
+    const held = xr.control.heldArrivals;
     const loser = api('user_race', 'POST', `/api/v1/datasources/${ds.id}/check`);
-    await until(() => xr.control.refreshGrants.length === grants + 2, 'the loser reached Xero before the winner stored');
-    const [w, l] = await Promise.all([winner, loser]);
-    xr.control.refreshDelays = [];
-    assert.equal(w.status, 200, JSON.stringify(w.body));
+    await until(() => xr.control.heldArrivals === held + 1, 'the loser reached Xero');
+    d1(worker, `UPDATE datasources SET refresh_lock_until = '2000-01-01T00:00:00Z' WHERE id = '${ds.id}'`);
+    const winner = await api('user_race', 'POST', `/api/v1/datasources/${ds.id}/check`);
+    assert.equal(winner.status, 200, JSON.stringify(winner.body));
+    release();
+    const l = await loser;
+    assert.equal(xr.control.refreshGrants.length, grants + 2);
     assert.equal(xr.control.refreshGrants.at(-1), xr.control.refreshGrants.at(-2), 'the same token was presented twice');
     assert.equal(l.status, 200, `the loser used the winner's tokens: ${JSON.stringify(l.body)}`);
     const now = (await api('user_race', 'GET', `/api/v1/datasources/${ds.id}`)).body;

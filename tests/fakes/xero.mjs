@@ -8,9 +8,11 @@
 // here: the mock's /revoke replies before reading the request body.
 //
 // Test controls for the token endpoint's refresh grant: `refreshDelays`
-// (ms, one per refresh, in order) holds a response back; `stallRefresh`
-// sends the headers and half a body, then nothing; `refreshStatus` answers
-// with that HTTP status and a non-OAuth body (an outage).
+// (ms, one per refresh, in order) holds a response back; `tokenHolds`
+// (promises, one per token request, in order) keeps a request unread, and
+// so unprocessed, until the promise settles (`heldArrivals` counts them);
+// `stallRefresh` sends the headers and half a body, then nothing;
+// `refreshStatus` answers with that HTTP status and a non-OAuth body.
 
 import http from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
@@ -25,6 +27,8 @@ export async function xero({ clientId, clientSecret }) {
     failRefreshWith: null, // e.g. 'invalid_grant'
     refreshStatus: null, // e.g. 503
     refreshDelays: [],
+    tokenHolds: [],
+    heldArrivals: 0,
     stallRefresh: false,
     accessTtl: 1800,
     revoked: [],
@@ -47,6 +51,7 @@ export async function xero({ clientId, clientSecret }) {
     if (body.grant_type === 'refresh_token') {
       control.refreshGrants.push(body.refresh_token);
       req.delayMs = control.refreshDelays.shift() ?? 0;
+
       req.stall = control.stallRefresh;
       if (control.refreshStatus) {
         req.rawStatus = control.refreshStatus;
@@ -83,6 +88,11 @@ export async function xero({ clientId, clientSecret }) {
       if (req.delayMs) return setTimeout(() => end(content, ...rest), req.delayMs);
       return end(content, ...rest);
     };
+    const hold = req.method === 'POST' && req.url === '/token' ? control.tokenHolds.shift() : undefined;
+    if (hold) {
+      control.heldArrivals += 1;
+      return hold.then(() => handle(req, res));
+    }
     handle(req, res);
   });
   server.keepAliveTimeout = 0;
