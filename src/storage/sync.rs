@@ -8,11 +8,10 @@
 //! keeps well inside D1's 100 bound parameters and 100 KB of SQL per
 //! statement, and under its 2 MB per value.
 
-use carbon_core::datasources::timestamp;
+use carbon_core::datasources::{parse_timestamp, timestamp};
 use carbon_core::sync::engine::{Discovered, PageCounts, PageWrite, StreamState, SyncStore};
 use carbon_core::sync::plan::RunPlan;
 use carbon_core::sync::ActivityRecord;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use worker::D1PreparedStatement;
@@ -36,12 +35,6 @@ struct StreamRow {
     run_id: Option<String>,
     position: Option<String>,
     done: i64,
-}
-
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 fn records_json(records: &[ActivityRecord]) -> String {
@@ -153,9 +146,9 @@ impl SyncStore for D1SyncStore<'_> {
                 StreamState {
                     key: r.stream,
                     spec: serde_json::from_str(&r.spec).unwrap_or_default(),
-                    cursor: r.cursor.as_deref().and_then(parse_time),
+                    cursor: r.cursor.as_deref().and_then(parse_timestamp),
                     position: this_run
-                        .then(|| r.position.as_deref().and_then(parse_time))
+                        .then(|| r.position.as_deref().and_then(parse_timestamp))
                         .flatten(),
                     done: this_run && r.done != 0,
                 }

@@ -4,7 +4,7 @@
 
 pub mod adapters;
 
-use carbon_core::datasources::{new_id, timestamp, Record, Status};
+use carbon_core::datasources::{new_id, parse_timestamp, timestamp, Record, Status};
 use carbon_core::error::ApiError;
 use carbon_core::providers;
 use carbon_core::sync::engine::{run_slice, Slice, SliceOutcome};
@@ -93,12 +93,6 @@ pub async fn start(
     Ok(run)
 }
 
-fn parse(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// One queue message: one slice of one run. Never fails the batch: every
 /// outcome is recorded in D1 and, where work remains, a new message sent.
 pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiError> {
@@ -121,9 +115,9 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         } else {
             RunMode::Incremental
         },
-        from: run.period_from.as_deref().and_then(parse),
-        to: parse(&run.period_to).unwrap_or(now),
-        horizon_start: parse(&run.horizon_start).unwrap_or(now - plan::DEFAULT_HORIZON),
+        from: run.period_from.as_deref().and_then(parse_timestamp),
+        to: parse_timestamp(&run.period_to).unwrap_or(now),
+        horizon_start: parse_timestamp(&run.horizon_start).unwrap_or(now - plan::DEFAULT_HORIZON),
     };
     let provider = providers::provider(&rec.integration_id);
     let secret = match ctx.open(&rec, "sync").await {
@@ -245,7 +239,7 @@ async fn end(
     let since = rec
         .sync_failing_since
         .as_deref()
-        .and_then(parse)
+        .and_then(parse_timestamp)
         .unwrap_or(now);
     let pause = (failed
         && failures >= i64::from(plan::PAUSE_AFTER_FAILURES)

@@ -2,6 +2,7 @@
 //! (`requests`), the stored record, and the view the API returns (never a
 //! secret).
 
+mod complete;
 mod requests;
 
 use std::collections::BTreeMap;
@@ -13,10 +14,8 @@ use serde_json::Value;
 use crate::catalog;
 use crate::catalog::model::Integration;
 
-pub use requests::{
-    integration, AuthorizeBody, Changes, CompleteBody, Completion, CreateBody, NewDatasource,
-    UpdateBody,
-};
+pub use complete::{CompleteBody, Completion};
+pub use requests::{integration, AuthorizeBody, Changes, CreateBody, NewDatasource, UpdateBody};
 
 pub const DEFAULT_SYNC_MINUTES: u32 = 1440;
 pub const MIN_SYNC_MINUTES: u32 = 15;
@@ -185,6 +184,13 @@ impl From<Record> for View {
 /// ISO-8601 UTC with seconds, as stored in D1 (sorts as text).
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads a stored [`timestamp`] back (any RFC 3339 time, as UTC).
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// `prefix_` + 20 random characters from a 32-letter alphabet (100 bits).
