@@ -20,3 +20,4 @@ pub mod providers;
 pub mod query;
 pub mod routes;
 pub mod sync;
+pub mod uploads;

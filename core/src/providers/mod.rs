@@ -140,14 +140,14 @@ pub fn support(integration_id: &str) -> Support {
         .unwrap_or_default()
 }
 
-/// Whether the manual-entry route exists (it arrives with the sync engine).
+/// Whether the manual-entry route exists (`POST /datasources/{id}/readings`).
 pub fn manual_entry_works() -> bool {
-    false
+    true
 }
 
-/// Whether the CSV/file-upload route exists (it arrives with the sync engine).
+/// Whether the CSV/file-upload route exists (`POST /datasources/{id}/uploads`).
 pub fn file_upload_works() -> bool {
-    false
+    true
 }
 
 /// Providers whose margin differs from the default refresh margin say so.

@@ -51,7 +51,7 @@ pub struct Stored {
     pub raw_sha256: String,
 }
 
-pub type RecordKey = (String, ActivityType, DateTime<Utc>, DateTime<Utc>);
+pub type RecordKey = (String, ActivityType, String, DateTime<Utc>, DateTime<Utc>);
 
 #[derive(Default)]
 pub struct State {
@@ -128,6 +128,7 @@ impl SyncStore for MemoryStore<'_> {
             let key = (
                 r.stream.clone(),
                 r.activity_type,
+                r.detail.clone(),
                 r.period_start,
                 r.period_end,
             );

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// What a record measures.
+/// What a record measures. With [`ActivityRecord::detail`] (fuel, travel
+/// mode, refrigerant...) it is what the emissions engine picks a factor by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityType {
@@ -14,9 +15,30 @@ pub enum ActivityType {
     SolarGeneration,
     Spend,
     AiTokens,
+    Fuel,
+    Water,
+    Heat,
+    Travel,
+    Waste,
+    Refrigerant,
 }
 
 impl ActivityType {
+    pub const ALL: [ActivityType; 12] = [
+        ActivityType::ElectricityImport,
+        ActivityType::ElectricityExport,
+        ActivityType::Gas,
+        ActivityType::SolarGeneration,
+        ActivityType::Spend,
+        ActivityType::AiTokens,
+        ActivityType::Fuel,
+        ActivityType::Water,
+        ActivityType::Heat,
+        ActivityType::Travel,
+        ActivityType::Waste,
+        ActivityType::Refrigerant,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ActivityType::ElectricityImport => "electricity_import",
@@ -25,31 +47,32 @@ impl ActivityType {
             ActivityType::SolarGeneration => "solar_generation",
             ActivityType::Spend => "spend",
             ActivityType::AiTokens => "ai_tokens",
+            ActivityType::Fuel => "fuel",
+            ActivityType::Water => "water",
+            ActivityType::Heat => "heat",
+            ActivityType::Travel => "travel",
+            ActivityType::Waste => "waste",
+            ActivityType::Refrigerant => "refrigerant",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            ActivityType::ElectricityImport,
-            ActivityType::ElectricityExport,
-            ActivityType::Gas,
-            ActivityType::SolarGeneration,
-            ActivityType::Spend,
-            ActivityType::AiTokens,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
 /// One measured quantity over one period, from one stream (meter, system,
-/// account...). Its natural key is (datasource, stream, type, start, end):
+/// account...). Its natural key is (datasource, stream, type, detail,
+/// start, end):
 /// fetching the same period again is an update, never a duplicate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityRecord {
     /// The source-side identifier: meter, system, account (`source_ref`).
     pub stream: String,
     pub activity_type: ActivityType,
+    /// What the type alone does not say: the fuel, travel mode, refrigerant,
+    /// spend category or AI model ('' when nothing).
+    pub detail: String,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
     pub quantity: f64,

@@ -259,6 +259,7 @@ impl OctopusSync {
         Ok(ActivityRecord {
             stream: stream.to_owned(),
             activity_type,
+            detail: String::new(),
             period_start: start,
             period_end: end,
             quantity,
