@@ -120,57 +120,66 @@ CREATE TABLE sync_streams (
     PRIMARY KEY (datasource_id, stream)
 );
 
--- Normalised activity data (kWh, litres, GBP, tokens...) from any source.
--- The natural key makes re-fetching a period an update, never a duplicate.
-CREATE TABLE activity_data (
-    id TEXT PRIMARY KEY,
+-- Activity data (kWh, litres, GBP, tokens...) from any source, compact: what
+-- is constant per series and per provider page is stored once (README,
+-- "Storage growth"). The natural key (series, start, length) makes
+-- re-fetching a period an update, never a duplicate.
+-- One series: a meter's import, a van's diesel, a supplier's spend in GBP.
+CREATE TABLE activity_streams (
+    id INTEGER PRIMARY KEY,
     datasource_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
     activity_type TEXT NOT NULL,
-    -- Meter, site, account or other source-side identifier ('' when none).
+    -- Meter, site, vehicle, account ('' when none).
     source_ref TEXT NOT NULL DEFAULT '',
-    period_start TEXT NOT NULL,
-    period_end TEXT NOT NULL,
-    quantity REAL NOT NULL,
+    -- What the type alone does not say ('' when nothing).
+    detail TEXT NOT NULL DEFAULT '',
     unit TEXT NOT NULL,
-    -- Region for grid intensity (e.g. a DNO region), when known.
+    -- GB Carbon Intensity region (1-17), when known.
     region TEXT,
-    -- Renewable-tariff evidence for market-based Scope 2, when known.
-    tariff TEXT,
-    sync_log_id TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
+    UNIQUE (datasource_id, activity_type, source_ref, detail, unit)
+);
+CREATE INDEX activity_streams_by_user ON activity_streams (user_id);
+
+-- The bytes values came from: a provider page, an uploaded file, a readings
+-- request (kept in R2 under their SHA-256), and the run that first sent them.
+CREATE TABLE raw_pages (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- One value of one series over [period_start, period_start + seconds).
+CREATE TABLE activity (
+    stream INTEGER NOT NULL,
+    -- Unix seconds, UTC.
+    period_start INTEGER NOT NULL,
+    seconds INTEGER NOT NULL CHECK (seconds > 0),
+    quantity REAL NOT NULL,
     estimated INTEGER NOT NULL DEFAULT 0,
-    -- SHA-256 of the provider page this value came from (raw body in R2).
-    raw_sha256 TEXT,
-    -- A provider's correction keeps the value it replaced.
-    previous_quantity REAL,
-    restated_at TEXT,
+    -- raw_pages.id: every value traces to the bytes it was read from.
+    page INTEGER NOT NULL,
+    -- Tariff in force (market-based Scope 2 evidence), when known.
+    tariff TEXT,
     -- How a converted quantity was derived (e.g. gas m3 to kWh), as JSON.
     conversion TEXT,
-    UNIQUE (datasource_id, activity_type, source_ref, period_start, period_end)
-);
-CREATE INDEX activity_data_by_user_period ON activity_data (user_id, period_start);
-CREATE INDEX activity_data_by_datasource ON activity_data (datasource_id, period_start);
+    -- A correction keeps the value it replaced.
+    previous_quantity REAL,
+    restated_at TEXT,
+    PRIMARY KEY (stream, period_start, seconds)
+) WITHOUT ROWID;
 
--- Emissions calculated from activity data, with the provenance to reproduce them.
-CREATE TABLE emissions (
-    id TEXT PRIMARY KEY,
-    activity_id TEXT NOT NULL REFERENCES activity_data (id) ON DELETE CASCADE,
-    user_id TEXT NOT NULL,
-    scope INTEGER NOT NULL CHECK (scope IN (1, 2, 3)),
-    -- Scope 2 is reported both ways (GHG Protocol Scope 2 Guidance).
-    method TEXT NOT NULL CHECK (method IN ('location', 'market', 'none')),
-    kg_co2e REAL NOT NULL,
-    factor_source TEXT NOT NULL,
-    factor_edition TEXT NOT NULL,
-    factor_id TEXT NOT NULL,
-    factor_value REAL NOT NULL,
-    factor_unit TEXT NOT NULL,
-    calculated_at TEXT NOT NULL,
-    UNIQUE (activity_id, method)
-);
-CREATE INDEX emissions_by_user ON emissions (user_id, scope);
+-- Activity as one readable row per value, for people and tests reading the
+-- database (the API queries the tables, on their keys).
+CREATE VIEW activity_data AS
+SELECT s.datasource_id, s.user_id, s.activity_type, s.detail, s.source_ref, s.unit, s.region,
+    strftime('%Y-%m-%dT%H:%M:%SZ', a.period_start, 'unixepoch') AS period_start,
+    strftime('%Y-%m-%dT%H:%M:%SZ', a.period_start + a.seconds, 'unixepoch') AS period_end,
+    a.quantity, a.estimated, a.tariff, a.conversion, a.previous_quantity, a.restated_at,
+    p.sha256 AS raw_sha256, p.run_id
+FROM activity a JOIN activity_streams s ON s.id = a.stream JOIN raw_pages p ON p.id = a.page;
 
 -- Who did what to which connection, including every credential decryption.
 CREATE TABLE audit_log (

@@ -128,9 +128,10 @@ async fn dispatch(
     };
     outcome.route = Some(pattern);
     // Bodies are checked before the method: whatever a known path is sent,
-    // it accepts JSON within the limit only, and what the headers already
-    // show is wrong is refused before any other work.
-    check_body_headers(&req)?;
+    // it accepts its media type within its limit only, and what the headers
+    // already show is wrong is refused before any other work.
+    let policy = routes::body_policy(pattern);
+    check_body_headers(&req, policy)?;
     let (route, params) = match routes::resolve(method, path) {
         RouteMatch::Found(route, params) => (route, params),
         RouteMatch::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
@@ -142,7 +143,7 @@ async fn dispatch(
     };
     outcome.user_id = session.as_ref().map(|s| s.user_id.clone());
     let body = if matches!(method, "POST" | "PUT" | "PATCH") {
-        read_body(&mut req, body::JSON_BODY_LIMIT).await?
+        read_body(&mut req, policy).await?
     } else {
         Vec::new()
     };
@@ -178,15 +179,21 @@ async fn route_to(id: RouteId, call: &Call<'_>) -> Result<Reply, ApiError> {
         RouteId::DatasourceSync => handlers::sync::start(call).await,
         RouteId::SyncRunList => handlers::sync::list(call).await,
         RouteId::SyncRunGet => handlers::sync::get(call).await,
+        RouteId::UploadCreate => handlers::uploads::upload(call).await,
+        RouteId::ReadingsCreate => handlers::uploads::readings(call).await,
+        RouteId::UploadTemplates => handlers::uploads::templates(),
+        RouteId::UploadTemplate => handlers::uploads::template(call),
+        RouteId::ActivityList => handlers::activity::list(call).await,
         RouteId::OAuthAuthorize => ds::authorize(call).await,
         RouteId::OAuthCallback => oauth::callback(call).await,
         RouteId::OAuthComplete => oauth::complete(call).await,
     }
 }
 
-/// Every body this API accepts is JSON within [`body::JSON_BODY_LIMIT`]; what
-/// the headers already show is wrong is refused before anything else runs.
-fn check_body_headers(req: &Request) -> Result<(), ApiError> {
+/// Every body this API accepts is JSON within [`body::JSON_BODY_LIMIT`], but
+/// for files on the upload route; what the headers already show is wrong is
+/// refused before anything else runs.
+fn check_body_headers(req: &Request, policy: body::BodyPolicy) -> Result<(), ApiError> {
     let headers = req.headers();
     let content_type = headers.get("Content-Type").ok().flatten();
     let content_length = headers
@@ -195,20 +202,20 @@ fn check_body_headers(req: &Request) -> Result<(), ApiError> {
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
     let chunked = headers.has("Transfer-Encoding").unwrap_or(false);
-    body::check_json_headers(
+    body::check_headers(
         &BodyHeaders {
             content_type: content_type.as_deref(),
             content_length,
             chunked,
         },
-        body::JSON_BODY_LIMIT,
+        policy,
     )
 }
 
 /// Reads the body as it streams in, counting, and stops at `limit`: a body
 /// with no `Content-Length` (chunked, HTTP/2) gets no further than a
 /// declared one, so one client cannot make the isolate buffer 100 MB.
-async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_body(req: &mut Request, policy: body::BodyPolicy) -> Result<Vec<u8>, ApiError> {
     use futures_util::StreamExt;
     let content_type = req.headers().get("Content-Type").ok().flatten();
     // No body at all: `stream()` has nothing to give.
@@ -219,7 +226,7 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError>
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
-        body::check_streamed(bytes.len() + chunk.len(), content_type.as_deref(), limit)?;
+        body::check_streamed(bytes.len() + chunk.len(), content_type.as_deref(), policy)?;
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)

@@ -20,6 +20,10 @@ pub const AUDIT_RETENTION: Duration = Duration::days(730);
 /// runs the hourly maintenance.
 pub const SYNC_CRON: &str = "*/15 * * * *";
 
+/// Where the sync queue puts messages it gave up on (wrangler.toml); this
+/// Worker consumes it too, to end their runs.
+const DEAD_LETTER_QUEUE: &str = "sync-dlq";
+
 pub async fn run(cron: &str, env: &Env) {
     let run_id = format!("cron-{}", js_sys::Date::now() as u64);
     let ctx = match Ctx::new(env, &run_id, "system:cron".into(), &Default::default()) {
@@ -92,15 +96,17 @@ pub async fn consume(batch: worker::MessageBatch<SyncMessage>, env: &Env) {
             return;
         }
     };
+    let dead_letters = batch.queue() == DEAD_LETTER_QUEUE;
     for message in messages {
         let request_id = format!("queue-{}", message.id());
         let result = match Ctx::new(env, &request_id, "system:sync".into(), &Default::default()) {
+            Ok(ctx) if dead_letters => sync::abandon(&ctx, message.body()).await,
             Ok(ctx) => sync::consume(&ctx, message.body()).await,
             Err(e) => Err(e),
         };
         let line = json!({
             "level": if result.is_ok() { "info" } else { "error" },
-            "msg": "sync slice",
+            "msg": if dead_letters { "sync dead letter" } else { "sync slice" },
             "request_id": request_id,
             "run_id": message.body().run_id,
             "error": result.as_ref().err().map(|e| format!("{e:?}")),

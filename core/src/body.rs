@@ -12,6 +12,50 @@ use crate::error::ApiError;
 /// bulk data arrives through its own routes with their own limits.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
+/// What a route's body may be, and how large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyPolicy {
+    pub limit: usize,
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Json,
+    /// A CSV file, raw or in a browser form.
+    CsvOrForm,
+}
+
+impl Media {
+    pub fn accepts(self, content_type: &str) -> bool {
+        match self {
+            Media::Json => is_json(content_type),
+            Media::CsvOrForm => matches!(
+                essence(content_type).as_str(),
+                "text/csv" | "application/csv" | "text/plain" | "multipart/form-data"
+            ),
+        }
+    }
+
+    pub fn expected(self) -> &'static str {
+        match self {
+            Media::Json => "application/json",
+            Media::CsvOrForm => "text/csv or multipart/form-data",
+        }
+    }
+}
+
+impl BodyPolicy {
+    pub const JSON: BodyPolicy = BodyPolicy {
+        limit: JSON_BODY_LIMIT,
+        media: Media::Json,
+    };
+    pub const FILE: BodyPolicy = BodyPolicy {
+        limit: crate::uploads::MAX_FILE_BYTES,
+        media: Media::CsvOrForm,
+    };
+}
+
 /// What the request's headers say about its body.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BodyHeaders<'a> {
@@ -30,15 +74,34 @@ impl BodyHeaders<'_> {
 /// Rejects, before the body is read, what its headers already show is wrong:
 /// too large (413) or not JSON (415).
 pub fn check_json_headers(headers: &BodyHeaders<'_>, limit: usize) -> Result<(), ApiError> {
+    check_headers(
+        headers,
+        BodyPolicy {
+            limit,
+            media: Media::Json,
+        },
+    )
+}
+
+/// [`check_json_headers`] for any route's policy.
+pub fn check_headers(headers: &BodyHeaders<'_>, policy: BodyPolicy) -> Result<(), ApiError> {
     if !headers.has_body() {
         return Ok(());
     }
-    if headers.content_length.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    if headers
+        .content_length
+        .is_some_and(|n| n > policy.limit as u64)
+    {
+        return Err(ApiError::PayloadTooLarge {
+            limit_bytes: policy.limit,
+        });
     }
-    if !headers.content_type.is_some_and(is_json) {
+    if !headers
+        .content_type
+        .is_some_and(|c| policy.media.accepts(c))
+    {
         return Err(ApiError::UnsupportedMediaType {
-            expected: "application/json",
+            expected: policy.media.expected(),
         });
     }
     Ok(())
@@ -50,15 +113,17 @@ pub fn check_json_headers(headers: &BodyHeaders<'_>, limit: usize) -> Result<(),
 pub fn check_streamed(
     received: usize,
     content_type: Option<&str>,
-    limit: usize,
+    policy: BodyPolicy,
 ) -> Result<(), ApiError> {
-    if received > 0 && !content_type.is_some_and(is_json) {
+    if received > 0 && !content_type.is_some_and(|c| policy.media.accepts(c)) {
         return Err(ApiError::UnsupportedMediaType {
-            expected: "application/json",
+            expected: policy.media.expected(),
         });
     }
-    if received > limit {
-        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    if received > policy.limit {
+        return Err(ApiError::PayloadTooLarge {
+            limit_bytes: policy.limit,
+        });
     }
     Ok(())
 }
@@ -77,14 +142,19 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
 
 /// `application/json`, or any `+json` structured suffix, with parameters.
 pub fn is_json(content_type: &str) -> bool {
-    let essence = content_type
+    let essence = essence(content_type);
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The media type without parameters, lower case.
+pub fn essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .to_ascii_lowercase()
 }
 
 /// Parses a JSON body into `T`, enforcing `limit` on the bytes actually read
@@ -137,19 +207,40 @@ fn strip_position(msg: &str) -> String {
 mod tests {
     use super::*;
 
+    const TEN: BodyPolicy = BodyPolicy {
+        limit: 10,
+        media: Media::Json,
+    };
+
+    #[test]
+    fn a_file_route_takes_csv_or_a_form_and_nothing_else() {
+        let file = BodyPolicy::FILE;
+        assert!(check_streamed(5, Some("text/csv; charset=utf-8"), file).is_ok());
+        assert!(check_streamed(5, Some("multipart/form-data; boundary=x"), file).is_ok());
+        let json = check_streamed(5, Some("application/json"), file).unwrap_err();
+        assert_eq!(json.status(), 415);
+        assert_eq!(
+            check_streamed(file.limit + 1, Some("text/csv"), file)
+                .unwrap_err()
+                .status(),
+            413
+        );
+        assert!(file.limit > JSON_BODY_LIMIT);
+    }
+
     #[test]
     fn streamed_body_past_the_limit_is_refused_without_any_declared_length() {
-        assert!(check_streamed(10, Some("application/json"), 10).is_ok());
-        let err = check_streamed(11, Some("application/json"), 10).unwrap_err();
+        assert!(check_streamed(10, Some("application/json"), TEN).is_ok());
+        let err = check_streamed(11, Some("application/json"), TEN).unwrap_err();
         assert_eq!(err.status(), 413);
     }
 
     #[test]
     fn streamed_body_without_a_json_type_is_refused_at_its_first_byte() {
-        assert!(check_streamed(0, None, 10).is_ok());
-        assert_eq!(check_streamed(1, None, 10).unwrap_err().status(), 415);
+        assert!(check_streamed(0, None, TEN).is_ok());
+        assert_eq!(check_streamed(1, None, TEN).unwrap_err().status(), 415);
         assert_eq!(
-            check_streamed(1, Some("text/plain"), 10)
+            check_streamed(1, Some("text/plain"), TEN)
                 .unwrap_err()
                 .status(),
             415

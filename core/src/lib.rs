@@ -3,6 +3,7 @@
 //! Everything here runs under plain `cargo test`; the Worker crate adapts it to
 //! Workers APIs (routing, D1, fetch, SubtleCrypto). Keep `worker` out of here.
 
+pub mod activity;
 pub mod auth;
 pub mod body;
 pub mod catalog;

@@ -23,6 +23,11 @@ pub enum RouteId {
     DatasourceSync,
     SyncRunList,
     SyncRunGet,
+    UploadCreate,
+    ReadingsCreate,
+    UploadTemplates,
+    UploadTemplate,
+    ActivityList,
     OAuthAuthorize,
     OAuthComplete,
     OAuthCallback,
@@ -142,6 +147,37 @@ pub const ROUTES: &[Route] = &[
         Access::User,
     ),
     route(
+        RouteId::UploadCreate,
+        "POST",
+        "/api/v1/datasources/{id}/uploads",
+        Access::User,
+    ),
+    route(
+        RouteId::ReadingsCreate,
+        "POST",
+        "/api/v1/datasources/{id}/readings",
+        Access::User,
+    ),
+    route(
+        RouteId::UploadTemplates,
+        "GET",
+        "/api/v1/uploads/templates",
+        Access::Public,
+    ),
+    // `{file}` is `<type>.csv`, e.g. `electricity.csv`.
+    route(
+        RouteId::UploadTemplate,
+        "GET",
+        "/api/v1/uploads/templates/{file}",
+        Access::Public,
+    ),
+    route(
+        RouteId::ActivityList,
+        "GET",
+        "/api/v1/activity",
+        Access::User,
+    ),
+    route(
         RouteId::OAuthAuthorize,
         "POST",
         "/api/v1/datasources/oauth/authorize",
@@ -163,6 +199,15 @@ pub const ROUTES: &[Route] = &[
         Access::Public,
     ),
 ];
+
+/// What a path's body may be: files on the upload route, JSON elsewhere.
+pub fn body_policy(pattern: &str) -> crate::body::BodyPolicy {
+    if pattern == "/api/v1/datasources/{id}/uploads" {
+        crate::body::BodyPolicy::FILE
+    } else {
+        crate::body::BodyPolicy::JSON
+    }
+}
 
 /// Path parameters captured by `{name}` segments, already percent-decoded.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -227,7 +227,7 @@ async fn store_grant(
         last_error: None,
         settings: "{}",
         sync_frequency_minutes: datasources::DEFAULT_SYNC_MINUTES,
-        credentials: &sealed,
+        credentials: Some(&sealed),
         credential_hint: Some("OAuth authorisation"),
         token_expires_at: expires.as_deref(),
         tokens_refreshed_at: Some(&at),

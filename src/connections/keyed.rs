@@ -45,7 +45,7 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, new: NewDatasource) -> Result<
         last_error: None,
         settings: &settings,
         sync_frequency_minutes: new.sync_frequency_minutes,
-        credentials: &sealed,
+        credentials: Some(&sealed),
         credential_hint: hint.as_deref(),
         token_expires_at: None,
         tokens_refreshed_at: None,

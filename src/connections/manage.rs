@@ -20,6 +20,11 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
             detail: "this datasource is disabled; enable it first".into(),
         });
     }
+    if matches!(rec.auth_type.as_str(), "file_upload" | "manual") {
+        return Err(ApiError::Conflict {
+            detail: "this datasource's data is uploaded or typed in; there is no provider to check".into(),
+        });
+    }
     let provider = providers::provider(&rec.integration_id).ok_or_else(|| ApiError::Conflict {
         detail: "this integration has no connector yet".into(),
     })?;

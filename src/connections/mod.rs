@@ -8,6 +8,7 @@ pub mod complete;
 pub mod keyed;
 pub mod manage;
 pub mod oauth;
+pub mod offline;
 pub mod refresh;
 pub mod rotation;
 

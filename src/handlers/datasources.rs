@@ -7,7 +7,7 @@ use carbon_core::query::Page;
 use serde::Serialize;
 
 use super::call::Call;
-use crate::connections::{self, db_error, keyed, manage, not_found, Ctx};
+use crate::connections::{self, db_error, keyed, manage, not_found, offline, Ctx};
 use crate::http::Reply;
 use crate::limits;
 use crate::storage::{audit, datasources as rows};
@@ -25,9 +25,13 @@ pub async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
     let new = call.json::<CreateBody>()?.validate()?;
     let user = &call.user()?.user_id;
     limits::take(call.env, limits::CONNECT, user).await?;
-    limits::take(call.env, limits::PROVIDER_CALLS, user).await?;
     let ctx = call.services()?;
-    let view = keyed::create(&ctx, &call.user()?.user_id, new).await?;
+    let view = if new.entry.integration.auth_type.fed_by_people() {
+        offline::create(&ctx, user, new).await?
+    } else {
+        limits::take(call.env, limits::PROVIDER_CALLS, user).await?;
+        keyed::create(&ctx, user, new).await?
+    };
     let mut reply = Reply::json(201, &view)?;
     reply
         .headers

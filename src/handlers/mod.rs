@@ -1,5 +1,6 @@
 //! One function per route: extract, make one call, map the result.
 
+pub mod activity;
 pub mod call;
 pub mod datasources;
 pub mod health;
@@ -8,3 +9,4 @@ pub mod me;
 pub mod oauth;
 pub mod openapi;
 pub mod sync;
+pub mod uploads;

@@ -13,6 +13,19 @@ pub(super) const COLUMNS: &str = "id, user_id, integration_id, display_name, aut
     last_synced_at, created_at, updated_at, provider_info, refresh_failures, next_sync_at, sync_state, \
     sync_retry_at, sync_failures, sync_failing_since, paused_reason";
 
+/// [`COLUMNS`] and what a view adds: the newest run and the data's coverage
+/// (each an index lookup).
+const VIEW_COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
+    sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
+    last_synced_at, created_at, updated_at, provider_info, refresh_failures, next_sync_at, sync_state, \
+    sync_retry_at, sync_failures, sync_failing_since, paused_reason, \
+    (SELECT json_object('id', r.id, 'trigger', r.trigger, 'status', r.status, 'queued_at', r.queued_at, \
+      'finished_at', r.finished_at, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged, \
+      'error_class', r.error_class, 'error', r.error) \
+     FROM sync_runs r WHERE r.datasource_id = datasources.id ORDER BY r.queued_at DESC LIMIT 1) AS last_run, \
+    (SELECT MIN(s.first_period) FROM sync_streams s WHERE s.datasource_id = datasources.id) AS coverage_from, \
+    (SELECT MAX(s.cursor) FROM sync_streams s WHERE s.datasource_id = datasources.id) AS coverage_to";
+
 pub struct NewRow<'a> {
     pub id: &'a str,
     pub user_id: &'a str,
@@ -23,7 +36,8 @@ pub struct NewRow<'a> {
     pub last_error: Option<&'a str>,
     pub settings: &'a str,
     pub sync_frequency_minutes: u32,
-    pub credentials: &'a str,
+    /// Sealed; `None` for datasources people feed (uploads, readings).
+    pub credentials: Option<&'a str>,
     pub credential_hint: Option<&'a str>,
     pub token_expires_at: Option<&'a str>,
     pub tokens_refreshed_at: Option<&'a str>,
@@ -51,7 +65,7 @@ pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Res
             opt_text(row.last_error),
             text(row.settings),
             int(row.sync_frequency_minutes.into()),
-            text(row.credentials),
+            opt_text(row.credentials),
             opt_text(row.credential_hint),
             opt_text(row.token_expires_at),
             opt_text(row.tokens_refreshed_at),
@@ -64,7 +78,7 @@ pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Res
 
 pub async fn get(db: &Db, user_id: &str, id: &str) -> worker::Result<Option<Record>> {
     db.prepare(format!(
-        "SELECT {COLUMNS} FROM datasources WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL"
+        "SELECT {VIEW_COLUMNS} FROM datasources WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL"
     ))
     .bind(&[text(id), text(user_id)])?
     .first::<Record>(None)
@@ -80,7 +94,7 @@ pub async fn list(
 ) -> worker::Result<(Vec<Record>, u64)> {
     let page = db
         .prepare(format!(
-            "SELECT {COLUMNS} FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL \
+            "SELECT {VIEW_COLUMNS} FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL \
              ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
         ))
         .bind(&[text(user_id), int(limit.into()), int(offset.into())])?;
@@ -127,6 +141,7 @@ fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
     if let Some(v) = c.enabled {
         columns.push(("enabled", int(v.into())));
     }
+    let resumed = c.enabled == Some(true);
     if let Some(v) = c.status {
         columns.push(("status", text(v)));
     }
@@ -149,6 +164,15 @@ fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
         .collect();
     if c.credentials.is_some() {
         sets.push("credentials_version = credentials_version + 1".into());
+    }
+    if resumed {
+        // Re-enabling resumes a paused datasource: due now, failures forgotten.
+        sets.push(
+            "paused_reason = NULL, sync_failures = 0, sync_failing_since = NULL, \
+             next_sync_at = CASE WHEN sync_state = 'paused' THEN NULL ELSE next_sync_at END, \
+             sync_state = CASE WHEN sync_state = 'paused' THEN 'idle' ELSE sync_state END"
+                .into(),
+        );
     }
     (sets, columns.into_iter().map(|(_, v)| v).collect())
 }

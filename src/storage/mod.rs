@@ -1,9 +1,11 @@
 //! All SQL lives here, behind small functions with bound parameters;
 //! handlers and services never build SQL.
 
+pub mod activity;
 pub mod audit;
 pub mod credentials;
 pub mod datasources;
+pub mod ingest;
 pub mod oauth_states;
 pub mod runs;
 pub mod sync;

@@ -233,17 +233,68 @@ pub async fn finish(db: &Db, run: &Run, f: &Finish<'_>) -> worker::Result<bool> 
     Ok(changes(&results[0]) == 1)
 }
 
-/// Datasources whose next sync is due and that can sync, oldest first.
-pub async fn due(db: &Db, now: &str, limit: u32) -> worker::Result<Vec<Record>> {
+/// Datasources whose next sync is due, of integrations that sync, oldest
+/// first. (Those people feed, or that only connect, are never due: they
+/// cannot crowd the syncing ones out of a tick.)
+pub async fn due(db: &Db, now: &str, syncing: &[&str], limit: u32) -> worker::Result<Vec<Record>> {
+    let ids = serde_json::to_string(syncing).unwrap_or_default();
     db.prepare(format!(
         "SELECT {COLUMNS} FROM datasources WHERE enabled = 1 AND deleted_at IS NULL AND status = 'active' \
          AND sync_state IN ('idle', 'rate_limited') AND (next_sync_at IS NULL OR next_sync_at <= ?1) \
-         AND (sync_retry_at IS NULL OR sync_retry_at <= ?1) ORDER BY next_sync_at LIMIT ?2"
+         AND (sync_retry_at IS NULL OR sync_retry_at <= ?1) \
+         AND integration_id IN (SELECT value FROM json_each(?3)) ORDER BY next_sync_at LIMIT ?2"
     ))
-    .bind(&[text(now), int(limit.into())])?
+    .bind(&[text(now), int(limit.into()), text(&ids)])?
     .all()
     .await?
     .results()
+}
+
+/// One scheduled run to queue.
+#[derive(serde::Serialize)]
+pub struct Scheduled<'a> {
+    #[serde(rename = "i")]
+    pub run_id: String,
+    #[serde(rename = "d")]
+    pub datasource_id: &'a str,
+    #[serde(rename = "u")]
+    pub user_id: &'a str,
+}
+
+/// Queues scheduled runs for many datasources in two statements; a
+/// datasource with a run in progress is skipped (the unique index on active
+/// runs decides). Returns the ids of the runs queued.
+pub async fn queue_many(
+    db: &Db,
+    runs: &[Scheduled<'_>],
+    period_to: &str,
+    horizon_start: &str,
+    now: &str,
+) -> worker::Result<Vec<String>> {
+    let json = serde_json::to_string(runs).unwrap_or_default();
+    let insert = db
+        .prepare(
+            "INSERT INTO sync_runs (id, datasource_id, user_id, trigger, mode, status, period_to, horizon_start, queued_at) \
+             SELECT json_extract(value, '$.i'), json_extract(value, '$.d'), json_extract(value, '$.u'), 'scheduled', \
+             'incremental', 'queued', ?2, ?3, ?4 FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(&[text(&json), text(period_to), text(horizon_start), text(now)])?;
+    let state = db
+        .prepare(
+            "UPDATE datasources SET sync_state = 'queued' WHERE id IN (SELECT r.datasource_id FROM sync_runs r \
+             WHERE r.id IN (SELECT json_extract(value, '$.i') FROM json_each(?1)))",
+        )
+        .bind(&[text(&json)])?;
+    let results = db.batch(vec![insert, state]).await?;
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    Ok(results[0]
+        .results::<Id>()?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
 }
 
 /// Runs whose message may have been lost (queued or leased long ago, and

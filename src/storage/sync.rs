@@ -1,10 +1,11 @@
 //! The sync engine's storage in D1 (`carbon_core::sync::SyncStore`): streams
 //! and their positions, and the atomic page write.
 //!
-//! A page is one D1 batch (one transaction): per chunk of records, the
-//! run's counters (computed against what is stored before the upsert), then
-//! the upsert by natural key; last, the stream's position and high-water
-//! mark. Records travel as one JSON parameter per chunk (`json_each`), which
+//! A page is one D1 batch (one transaction): the raw page's row, then per
+//! chunk of records their series (`activity_streams`), the run's counters
+//! (computed against what is stored before the upsert) and the upsert of
+//! the values by natural key (series, start, length); last, the stream's
+//! position and high-water mark. Records travel as one JSON parameter per chunk (`json_each`), which
 //! keeps well inside D1's 100 bound parameters and 100 KB of SQL per
 //! statement, and under its 2 MB per value.
 
@@ -19,7 +20,7 @@ use worker::D1PreparedStatement;
 use super::{opt_text, text, Db};
 
 /// Records per JSON parameter: about 200 bytes each, so well under 2 MB.
-const CHUNK: usize = 4_000;
+pub(super) const CHUNK: usize = 4_000;
 
 pub struct D1SyncStore<'a> {
     pub db: &'a Db,
@@ -43,13 +44,14 @@ fn records_json(records: &[ActivityRecord]) -> String {
         .map(|r| {
             json!({
                 "t": r.activity_type.as_str(),
+                "d": r.detail,
                 "s": r.stream,
-                "a": timestamp(r.period_start),
-                "b": timestamp(r.period_end),
-                "q": r.quantity,
                 "u": r.unit,
-                "e": i32::from(r.estimated),
                 "r": r.region,
+                "a": r.period_start.timestamp(),
+                "n": (r.period_end - r.period_start).num_seconds(),
+                "q": r.quantity,
+                "e": i32::from(r.estimated),
                 "f": r.tariff,
                 "c": r.conversion.as_ref().map(|c| c.to_string()),
             })
@@ -58,30 +60,63 @@ fn records_json(records: &[ActivityRecord]) -> String {
     serde_json::Value::Array(rows).to_string()
 }
 
-/// The chunk's records as rows, for the statements below (`?1` = JSON).
-const ROWS: &str = "SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.s') AS s, \
-    json_extract(value, '$.a') AS a, json_extract(value, '$.b') AS b, json_extract(value, '$.q') AS q \
-    FROM json_each(?1)";
+/// The chunk's records joined to their series (`?1` = JSON, `?2` = datasource).
+const JOINED: &str = "(SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.d') AS d, \
+    json_extract(value, '$.s') AS s, json_extract(value, '$.u') AS u, json_extract(value, '$.a') AS a, \
+    json_extract(value, '$.n') AS n, json_extract(value, '$.q') AS q, json_extract(value, '$.e') AS e, \
+    json_extract(value, '$.f') AS f, json_extract(value, '$.c') AS c FROM json_each(?1)) j \
+    JOIN activity_streams st ON st.datasource_id = ?2 AND st.activity_type = j.t AND st.source_ref = j.s \
+    AND st.detail = j.d AND st.unit = j.u";
+
+/// A stored value differs from the new one: it is rewritten (and, when the
+/// quantity moved, restated).
+const DIFFERS: &str = "(a.quantity IS NOT j.q OR a.estimated IS NOT j.e)";
 
 impl D1SyncStore<'_> {
-    /// What the chunk will insert, update and leave unchanged (`?1` JSON, `?2` datasource).
+    /// What the chunk will insert, update and leave unchanged.
     fn counts_sql() -> String {
         format!(
-            "SELECT COALESCE(SUM(a.id IS NULL), 0) AS inserted, \
-             COALESCE(SUM(a.id IS NOT NULL AND a.quantity IS NOT j.q), 0) AS updated, \
-             COALESCE(SUM(a.id IS NOT NULL AND a.quantity IS j.q), 0) AS unchanged \
-             FROM ({ROWS}) j LEFT JOIN activity_data a ON a.datasource_id = ?2 AND a.activity_type = j.t \
-             AND a.source_ref = j.s AND a.period_start = j.a AND a.period_end = j.b"
+            "SELECT COALESCE(SUM(a.stream IS NULL), 0) AS inserted, \
+             COALESCE(SUM(a.stream IS NOT NULL AND {DIFFERS}), 0) AS updated, \
+             COALESCE(SUM(a.stream IS NOT NULL AND NOT {DIFFERS}), 0) AS unchanged \
+             FROM {JOINED} LEFT JOIN activity a ON a.stream = st.id AND a.period_start = j.a AND a.seconds = j.n"
         )
     }
 
-    fn chunk_statements(
+    /// The raw page the values come from (`?1` sha256), once per sha.
+    pub(super) fn page_statement(
+        &self,
+        sha256: &str,
+        run_id: &str,
+        now: &str,
+    ) -> worker::Result<D1PreparedStatement> {
+        self.db
+            .prepare(
+                "INSERT INTO raw_pages (sha256, run_id, created_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(&[text(sha256), text(run_id), text(now)])
+    }
+
+    /// Four statements: the chunk's series, its counts (read), the run's
+    /// counters, the upsert. The counts statement is the second.
+    pub(super) fn chunk_statements(
         &self,
         page: &PageWrite<'_>,
         chunk: &[ActivityRecord],
         now: &str,
     ) -> worker::Result<Vec<D1PreparedStatement>> {
         let json = records_json(chunk);
+        let streams = self
+            .db
+            .prepare(
+                "INSERT INTO activity_streams (datasource_id, user_id, activity_type, source_ref, detail, unit, region, created_at) \
+                 SELECT DISTINCT ?2, ?3, json_extract(value, '$.t'), json_extract(value, '$.s'), json_extract(value, '$.d'), \
+                 json_extract(value, '$.u'), json_extract(value, '$.r'), ?4 FROM json_each(?1) WHERE true \
+                 ON CONFLICT (datasource_id, activity_type, source_ref, detail, unit) DO UPDATE SET region = excluded.region \
+                 WHERE excluded.region IS NOT NULL AND excluded.region IS NOT activity_streams.region",
+            )
+            .bind(&[text(&json), text(self.datasource_id), text(self.user_id), text(now)])?;
         let counts = self
             .db
             .prepare(Self::counts_sql())
@@ -98,32 +133,54 @@ impl D1SyncStore<'_> {
         let upsert = self
             .db
             .prepare(
-                "INSERT INTO activity_data (id, datasource_id, user_id, activity_type, source_ref, period_start, \
-                 period_end, quantity, unit, estimated, region, tariff, conversion, raw_sha256, sync_log_id, \
-                 created_at, updated_at) \
-                 SELECT 'ad_' || lower(hex(randomblob(12))), ?2, ?3, json_extract(value, '$.t'), \
-                 json_extract(value, '$.s'), json_extract(value, '$.a'), json_extract(value, '$.b'), \
-                 json_extract(value, '$.q'), json_extract(value, '$.u'), json_extract(value, '$.e'), \
-                 json_extract(value, '$.r'), json_extract(value, '$.f'), json_extract(value, '$.c'), ?4, ?5, ?6, ?6 \
-                 FROM json_each(?1) WHERE true \
-                 ON CONFLICT (datasource_id, activity_type, source_ref, period_start, period_end) DO UPDATE SET \
-                 previous_quantity = activity_data.quantity, quantity = excluded.quantity, restated_at = ?6, \
-                 raw_sha256 = excluded.raw_sha256, sync_log_id = excluded.sync_log_id, \
-                 conversion = excluded.conversion, tariff = excluded.tariff, region = excluded.region, \
-                 estimated = excluded.estimated, updated_at = ?6 \
-                 WHERE activity_data.quantity IS NOT excluded.quantity",
+                "INSERT INTO activity (stream, period_start, seconds, quantity, estimated, page, tariff, conversion) \
+                 SELECT st.id, j.a, j.n, j.q, j.e, (SELECT id FROM raw_pages WHERE sha256 = ?3), j.f, j.c \
+                 FROM "
+                    .to_owned()
+                    + JOINED
+                    + " WHERE true ON CONFLICT (stream, period_start, seconds) DO UPDATE SET \
+                 previous_quantity = CASE WHEN activity.quantity IS NOT excluded.quantity THEN activity.quantity \
+                   ELSE activity.previous_quantity END, \
+                 restated_at = CASE WHEN activity.quantity IS NOT excluded.quantity THEN ?4 ELSE activity.restated_at END, \
+                 quantity = excluded.quantity, estimated = excluded.estimated, page = excluded.page, \
+                 tariff = excluded.tariff, conversion = excluded.conversion \
+                 WHERE activity.quantity IS NOT excluded.quantity OR activity.estimated IS NOT excluded.estimated",
             )
             .bind(&[
                 text(&json),
                 text(self.datasource_id),
-                text(self.user_id),
                 text(page.raw_sha256),
-                text(page.run_id),
                 text(now),
             ])?;
-        Ok(vec![counts, run, upsert])
+        Ok(vec![streams, counts, run, upsert])
     }
 }
+
+/// Adds up the counts statements' answers (every `STATEMENTS`th from `first`).
+pub(super) fn sum_counts(results: &[worker::D1Result], first: usize, chunks: usize) -> PageCounts {
+    #[derive(Deserialize)]
+    struct Counts {
+        inserted: u64,
+        updated: u64,
+        unchanged: u64,
+    }
+    let mut counts = PageCounts::default();
+    for result in results.iter().skip(first).step_by(STATEMENTS).take(chunks) {
+        if let Some(c) = result
+            .results::<Counts>()
+            .ok()
+            .and_then(|r| r.into_iter().next())
+        {
+            counts.inserted += c.inserted;
+            counts.updated += c.updated;
+            counts.unchanged += c.unchanged;
+        }
+    }
+    counts
+}
+
+/// Statements per chunk (see [`D1SyncStore::chunk_statements`]).
+pub(super) const STATEMENTS: usize = 4;
 
 impl SyncStore for D1SyncStore<'_> {
     async fn streams(&self, run_id: &str) -> Result<Vec<StreamState>, String> {
@@ -203,6 +260,13 @@ impl SyncStore for D1SyncStore<'_> {
     async fn apply_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, String> {
         let now = timestamp(page.now);
         let mut statements = Vec::new();
+        if !page.records.is_empty() {
+            statements.push(
+                self.page_statement(page.raw_sha256, page.run_id, &now)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let first_counts = statements.len() + 1;
         for chunk in page.records.chunks(CHUNK) {
             statements.extend(
                 self.chunk_statements(page, chunk, &now)
@@ -250,28 +314,10 @@ impl SyncStore for D1SyncStore<'_> {
         statements.push(stream);
         statements.push(pages);
         let results = self.db.batch(statements).await.map_err(|e| e.to_string())?;
-        let mut counts = PageCounts::default();
-        for result in results
-            .iter()
-            .step_by(3)
-            .take(page.records.len().div_ceil(CHUNK))
-        {
-            #[derive(Deserialize)]
-            struct Counts {
-                inserted: u64,
-                updated: u64,
-                unchanged: u64,
-            }
-            if let Some(c) = result
-                .results::<Counts>()
-                .ok()
-                .and_then(|r| r.into_iter().next())
-            {
-                counts.inserted += c.inserted;
-                counts.updated += c.updated;
-                counts.unchanged += c.unchanged;
-            }
-        }
-        Ok(counts)
+        Ok(sum_counts(
+            &results,
+            first_counts,
+            page.records.len().div_ceil(CHUNK),
+        ))
     }
 }

@@ -222,6 +222,26 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
     }
 }
 
+/// A message the queue gave up on (delivered to the dead-letter queue after
+/// its retries): its run ends `failed` with the reason, and the datasource
+/// moves on to its next sync.
+pub async fn abandon(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiError> {
+    let now = ctx.now();
+    let Some((run, rec)) = runs::claim(
+        &ctx.db,
+        &message.run_id,
+        &timestamp(now),
+        &timestamp(now + RUN_LEASE),
+    )
+    .await
+    .map_err(db_error)?
+    else {
+        return Ok(()); // finished meanwhile, or deleted
+    };
+    let said = "the sync queue gave up on this run after repeated failures to process it";
+    end(ctx, &run, &rec, "failed", "poisoned", said, None).await
+}
+
 /// Ends a run: the datasource's next sync is scheduled (with jitter), and
 /// repeated failures over days pause it until the user re-enables it.
 async fn end(
@@ -263,45 +283,71 @@ async fn end(
     Ok(())
 }
 
-/// The cron: queue a run for every due datasource that can sync, and resend
-/// the messages of runs that stalled. Returns (queued, resent).
-pub async fn schedule(ctx: &Ctx<'_>) -> Result<(u32, u32), ApiError> {
-    let now = ctx.now();
-    let due = runs::due(&ctx.db, &timestamp(now), 100)
-        .await
-        .map_err(db_error)?;
-    let mut queued = 0;
-    for rec in due {
-        if !providers::support(&rec.integration_id).sync {
-            continue;
-        }
-        if start(
-            ctx,
-            &rec,
-            Trigger::Scheduled,
-            RunMode::Incremental,
-            None,
-            None,
-        )
-        .await
-        .is_ok()
-        {
-            queued += 1;
+/// Datasources queued per cron tick: 96 ticks a day at this cap is 48,000
+/// a day (README, "Capacity").
+const PER_TICK: u32 = 500;
+
+/// Sends one message per run, in batches of 100 (`sendBatch`'s limit).
+/// A batch that fails is left to the stalled-run sweep of a later tick.
+async fn send_all(env: &Env, run_ids: &[String]) -> Result<u32, ApiError> {
+    let queue = env
+        .queue(QUEUE)
+        .map_err(|e| ApiError::internal(format!("queue binding {QUEUE}: {e}")))?;
+    let mut sent = 0;
+    for chunk in run_ids.chunks(100) {
+        let batch = chunk.iter().map(|id| SyncMessage {
+            run_id: id.clone(),
+        });
+        match queue.send_batch(batch).await {
+            Ok(()) => sent += chunk.len() as u32,
+            Err(e) => worker::console_error!(
+                "{}",
+                serde_json::json!({"level": "error", "msg": "queue sendBatch failed; a later tick resends", "error": e.to_string()})
+            ),
         }
     }
+    Ok(sent)
+}
+
+/// The cron: queue a run for every due datasource that can sync (one D1
+/// batch, then `sendBatch`), and resend the messages of runs that stalled.
+/// Returns (queued, resent).
+pub async fn schedule(ctx: &Ctx<'_>) -> Result<(u32, u32), ApiError> {
+    let now = ctx.now();
+    let due = runs::due(&ctx.db, &timestamp(now), &providers::syncing(), PER_TICK)
+        .await
+        .map_err(db_error)?;
+    let planned = RunPlan::new(RunMode::Incremental, None, None, now);
+    let scheduled: Vec<_> = due
+        .iter()
+        .map(|rec| runs::Scheduled {
+            run_id: new_id("run", random::bytes()),
+            datasource_id: &rec.id,
+            user_id: &rec.user_id,
+        })
+        .collect();
+    let queued_ids = if scheduled.is_empty() {
+        Vec::new()
+    } else {
+        runs::queue_many(
+            &ctx.db,
+            &scheduled,
+            &timestamp(planned.to),
+            &timestamp(planned.horizon_start),
+            &timestamp(now),
+        )
+        .await
+        .map_err(db_error)?
+    };
+    let queued = send_all(ctx.env, &queued_ids).await?;
     let stalled = runs::stalled(
         &ctx.db,
         &timestamp(now - Duration::minutes(10)),
         &timestamp(now),
-        100,
+        PER_TICK,
     )
     .await
     .map_err(db_error)?;
-    let mut resent = 0;
-    for run_id in stalled {
-        if send(ctx.env, &run_id, 0).await.is_ok() {
-            resent += 1;
-        }
-    }
+    let resent = send_all(ctx.env, &stalled).await?;
     Ok((queued, resent))
 }

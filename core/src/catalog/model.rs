@@ -85,6 +85,13 @@ string_enum!(
     }
 );
 
+impl AuthType {
+    /// People send the data (files, typed readings): no provider to call.
+    pub fn fed_by_people(self) -> bool {
+        matches!(self, AuthType::FileUpload | AuthType::Manual)
+    }
+}
+
 string_enum!(
     Complexity {
         Easy => "easy",

@@ -112,6 +112,21 @@ pub struct Record {
     pub sync_failing_since: Option<String>,
     #[serde(default)]
     pub paused_reason: Option<String>,
+    /// Read for views only: the newest run as JSON, and the first and last
+    /// instants of data held.
+    #[serde(default)]
+    pub last_run: Option<String>,
+    #[serde(default)]
+    pub coverage_from: Option<String>,
+    #[serde(default)]
+    pub coverage_to: Option<String>,
+}
+
+/// The data a datasource holds, from its first interval to its last.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Coverage {
+    pub from: String,
+    pub to: String,
 }
 
 /// What the API returns for a datasource: everything but the secret.
@@ -139,6 +154,10 @@ pub struct View {
     pub sync_state: String,
     pub sync_retry_at: Option<String>,
     pub paused_reason: Option<String>,
+    /// The newest run (any trigger): id, trigger, status, times, counts, error.
+    pub last_run: Option<Value>,
+    /// `null` until data is held.
+    pub coverage: Option<Coverage>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -175,6 +194,11 @@ impl From<Record> for View {
             sync_state: r.sync_state.unwrap_or_else(|| "idle".into()),
             sync_retry_at: r.sync_retry_at,
             paused_reason: r.paused_reason,
+            last_run: r.last_run.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            coverage: r
+                .coverage_from
+                .zip(r.coverage_to)
+                .map(|(from, to)| Coverage { from, to }),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

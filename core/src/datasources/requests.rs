@@ -186,6 +186,7 @@ impl CreateBody {
         let entry = integration(&self.integration_id, "integration_id")?;
         let i = &entry.integration;
         match providers::provider(&i.id) {
+            None if i.auth_type.fed_by_people() => {}
             None => {
                 return Err(ApiError::unprocessable(
                     "integration_id",
@@ -306,7 +307,7 @@ mod tests {
 
     #[test]
     fn unknown_unsupported_and_oauth_integrations_are_refused() {
-        for id in ["no-such", "british-gas", "xero"] {
+        for id in ["no-such", "solaredge", "xero"] {
             let err = create(json!({"integration_id": id})).unwrap_err();
             assert_eq!(fields(err), vec!["integration_id"], "{id}");
         }

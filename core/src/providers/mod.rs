@@ -134,6 +134,15 @@ pub fn provider(integration_id: &str) -> Option<&'static dyn Provider> {
 }
 
 /// Support for the integration with this catalog id.
+/// The integrations whose data the scheduler pulls.
+pub fn syncing() -> Vec<&'static str> {
+    PROVIDERS
+        .iter()
+        .filter(|p| p.support().sync)
+        .map(|p| p.id())
+        .collect()
+}
+
 pub fn support(integration_id: &str) -> Support {
     provider(integration_id)
         .map(|p| p.support())

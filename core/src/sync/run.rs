@@ -27,6 +27,8 @@ pub struct Run {
     pub next_retry_at: Option<String>,
     pub error_class: Option<String>,
     pub error: Option<String>,
+    /// Uploads: the SHA-256 of the file (the same file again is this run).
+    pub upload_sha256: Option<String>,
 }
 
 impl Run {
@@ -38,4 +40,4 @@ impl Run {
 /// Columns of [`Run`], for SELECTs.
 pub const RUN_COLUMNS: &str = "id, datasource_id, user_id, trigger, mode, status, period_from, period_to, \
     horizon_start, queued_at, started_at, finished_at, pages, inserted, updated, unchanged, attempts, \
-    next_retry_at, error_class, error";
+    next_retry_at, error_class, error, upload_sha256";

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::catalog::model::DataType;
 use crate::error::{ApiError, FieldError};
 use crate::sync::ActivityRecord;
 use rows::Fields;
@@ -33,11 +34,11 @@ pub const MAX_LISTED: usize = 50;
 
 /// The data types a row may carry: the integration's catalog data types
 /// that have a template.
-pub fn accepted_types(catalog_types: &[String]) -> Vec<&'static str> {
+pub fn accepted_types(catalog_types: &[DataType]) -> Vec<&'static str> {
     TEMPLATES
         .iter()
         .map(|t| t.data_type)
-        .filter(|d| catalog_types.iter().any(|c| c == d))
+        .filter(|d| catalog_types.iter().any(|c| c.as_str() == *d))
         .collect()
 }
 

@@ -1,0 +1,218 @@
+//! Data people send: CSV files and typed readings, and the templates that
+//! say what the files look like.
+
+use carbon_core::body;
+use carbon_core::catalog;
+use carbon_core::datasources::{new_id, Record};
+use carbon_core::error::ApiError;
+use carbon_core::sync::engine::{raw_key, sha256_hex};
+use carbon_core::sync::ActivityRecord;
+use carbon_core::uploads::templates::{Template, COMMON, TEMPLATES};
+use carbon_core::uploads::{self, multipart};
+use serde_json::{json, Value};
+
+use super::call::Call;
+use crate::connections::{db_error, not_found, Ctx};
+use crate::http::Reply;
+use crate::storage::datasources as rows;
+use crate::storage::ingest::{self, Ingest};
+use crate::storage::sync::D1SyncStore;
+use crate::sync::RAW_BUCKET;
+use crate::{limits, random};
+
+/// The datasource, if it is one people feed and it takes data now; and the
+/// data types it accepts.
+async fn target(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<(Record, Vec<&'static str>), ApiError> {
+    let id = call.param("id");
+    let rec = rows::get(&ctx.db, &call.user()?.user_id, id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| not_found(id))?;
+    let entry = catalog::catalog()
+        .get(&rec.integration_id)
+        .ok_or_else(|| ApiError::internal("a datasource's integration left the catalog"))?;
+    if !entry.integration.auth_type.fed_by_people() {
+        return Err(ApiError::unprocessable(
+            "id",
+            format!(
+                "{} data arrives by sync, not by upload or typed readings",
+                entry.integration.name
+            ),
+        ));
+    }
+    if rec.enabled == 0 {
+        return Err(ApiError::unprocessable(
+            "id",
+            "this datasource is disabled; enable it to add data",
+        ));
+    }
+    limits::take(call.env, limits::DATASOURCE_CALLS, &rec.id).await?;
+    Ok((rec, uploads::accepted_types(&entry.integration.data_types)))
+}
+
+/// Keeps the bytes in R2, stores the records as a run, answers 201 with it
+/// (or 200 with the earlier run when the same bytes were the last sent).
+async fn store(
+    ctx: &Ctx<'_>,
+    rec: &Record,
+    trigger: &str,
+    bytes: &[u8],
+    records: &[ActivityRecord],
+) -> Result<Reply, ApiError> {
+    let sha = sha256_hex(bytes);
+    let location = |run_id: &str| format!("/api/v1/datasources/{}/sync-runs/{run_id}", rec.id);
+    let bucket = ctx
+        .env
+        .bucket(RAW_BUCKET)
+        .map_err(|e| ApiError::internal(format!("R2 binding {RAW_BUCKET}: {e}")))?;
+    bucket
+        .put(&raw_key(&sha), bytes.to_vec())
+        .execute()
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable {
+            detail: format!("the raw copy could not be kept ({e}); nothing was stored, try again"),
+        })?;
+    let now = ctx.now();
+    let at = carbon_core::datasources::timestamp(now);
+    let run_id = new_id("run", random::bytes());
+    let detail = format!("{} rows, sha256 {sha}", records.len());
+    let audit = ctx.audit(&rec.user_id, &rec.id, trigger, Some(&detail), &at);
+    let store = D1SyncStore {
+        db: &ctx.db,
+        datasource_id: &rec.id,
+        user_id: &rec.user_id,
+    };
+    let run = ingest::ingest(
+        &store,
+        &Ingest {
+            run_id: &run_id,
+            trigger,
+            sha256: &sha,
+            records,
+            audit: &audit,
+            now,
+        },
+    )
+    .await
+    .map_err(db_error)?;
+    let mut reply = Reply::json(201, &run)?;
+    reply.headers.push(("Location", location(&run.id)));
+    Ok(reply)
+}
+
+async fn repeated(
+    ctx: &Ctx<'_>,
+    rec: &Record,
+    trigger: &str,
+    bytes: &[u8],
+) -> Result<Option<Reply>, ApiError> {
+    let sha = sha256_hex(bytes);
+    let Some(run) = ingest::repeated(&ctx.db, &rec.id, trigger, &sha)
+        .await
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    let mut reply = Reply::json(200, &run)?;
+    reply.headers.push((
+        "Location",
+        format!("/api/v1/datasources/{}/sync-runs/{}", rec.id, run.id),
+    ));
+    Ok(Some(reply))
+}
+
+/// POST /api/v1/datasources/{id}/uploads
+pub async fn upload(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let ctx = call.services()?;
+    let (rec, accepted) = target(&ctx, call).await?;
+    let content_type = call.header("Content-Type").unwrap_or_default();
+    let file = if body::essence(&content_type) == "multipart/form-data" {
+        multipart::file_part(&content_type, call.body)?
+    } else {
+        call.body
+    };
+    if file.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::unprocessable("file", "the file is empty"));
+    }
+    if let Some(reply) = repeated(&ctx, &rec, "upload", file).await? {
+        return Ok(reply);
+    }
+    let query = call.query_pairs()?;
+    let default_type = query
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v.as_str());
+    let records = uploads::parse_csv(file, default_type, &accepted, ctx.now())?;
+    store(&ctx, &rec, "upload", file, &records).await
+}
+
+/// POST /api/v1/datasources/{id}/readings
+pub async fn readings(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let value = call.json::<Value>()?;
+    let ctx = call.services()?;
+    let (rec, accepted) = target(&ctx, call).await?;
+    if let Some(reply) = repeated(&ctx, &rec, "manual", call.body).await? {
+        return Ok(reply);
+    }
+    let records = uploads::parse_readings(&value, &accepted, ctx.now())?;
+    store(&ctx, &rec, "manual", call.body, &records).await
+}
+
+fn describe(t: &Template) -> Value {
+    let mut columns: Vec<Value> = COMMON
+        .iter()
+        .map(|(name, help)| {
+            json!({"name": name, "required": matches!(*name, "start" | "end" | "quantity" | "unit"), "help": help})
+        })
+        .collect();
+    if let Some(d) = t.detail {
+        columns.push(
+            json!({"name": d.column, "required": d.required, "help": d.help, "values": d.values}),
+        );
+    }
+    for (name, help) in t.extra {
+        columns.push(json!({"name": name, "required": false, "help": help}));
+    }
+    json!({
+        "type": t.data_type,
+        "activity_type": t.activity_type.as_str(),
+        "summary": t.summary,
+        "units": t.units.iter().map(|u| json!({"name": u.names[0], "aliases": &u.names[1..], "stored_as": u.stored})).collect::<Vec<_>>(),
+        "columns": columns,
+        "csv": format!("/api/v1/uploads/templates/{}.csv", t.data_type),
+    })
+}
+
+/// GET /api/v1/uploads/templates
+pub fn templates() -> Result<Reply, ApiError> {
+    let data: Vec<Value> = TEMPLATES.iter().map(describe).collect();
+    Ok(Reply::json(200, &json!({
+        "data": data,
+        "limits": {"file_bytes": uploads::MAX_FILE_BYTES, "rows": uploads::MAX_ROWS, "readings": uploads::MAX_READINGS},
+    }))?
+    .cacheable("public, max-age=3600", None))
+}
+
+/// GET /api/v1/uploads/templates/{type}.csv
+pub fn template(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let file = call.param("file");
+    let t = file
+        .strip_suffix(".csv")
+        .and_then(Template::get)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no template {file:?}; there are {}",
+                TEMPLATES
+                    .iter()
+                    .map(|t| format!("{}.csv", t.data_type))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let mut reply = Reply::raw(200, "text/csv; charset=utf-8", t.csv().into_bytes());
+    reply.headers.push((
+        "Content-Disposition",
+        format!("attachment; filename=\"{}.csv\"", t.data_type),
+    ));
+    Ok(reply.cacheable("public, max-age=3600", None))
+}
