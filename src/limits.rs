@@ -41,6 +41,14 @@ pub const DATASOURCE_CALLS: Limit = Limit {
     what: "provider calls for this datasource",
 };
 
+/// Files and readings sent, per user (20 a minute): each is parsed and
+/// written whole, up to 8 MiB.
+pub const DATA_WRITES: Limit = Limit {
+    binding: "DATA_WRITES_LIMITER",
+    period_secs: 60,
+    what: "uploads and readings",
+};
+
 /// Counts one request against `limit` for `key`; over it, a 429 with
 /// `Retry-After` (the window's length: the binding does not say when the
 /// window resets). A missing binding is a configuration fault, not a pass.

@@ -1,8 +1,9 @@
 // The sync engine through the built Worker: a manual sync queued on the
 // local Queue, consumed slice by slice, Octopus half-hourly data for both
 // meters across many pages with exact totals, raw pages kept, throttling
-// waited out, a failed page resumed, a corrected reading restated, and one
-// run at a time per datasource.
+// waited out, a failed page resumed, a corrected reading restated, one run
+// at a time per datasource, the cron queueing due datasources, pausing and
+// resuming, and the activity API summing UK days across the clock changes.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -44,9 +45,9 @@ after(async () => {
   await octo?.close();
 });
 
-async function settle(id, runId, ms = 60_000) {
+async function settle(id, runId, ms = 60_000, user = 'user_sync') {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
-    const run = await api('user_sync', 'GET', `/api/v1/datasources/${id}/sync-runs/${runId}`);
+    const run = await api(user, 'GET', `/api/v1/datasources/${id}/sync-runs/${runId}`);
     if (['succeeded', 'partial', 'failed'].includes(run.body.status)) return run.body;
   }
   assert.fail('the run did not finish');
@@ -121,4 +122,80 @@ test('a page that fails mid-sync is retried and the run resumes with nothing mis
   const runs = (await api('user_sync', 'GET', `/api/v1/datasources/${id}/sync-runs`)).body;
   assert.equal(runs.pagination.total, 3);
   assert.equal(runs.data[0].id, started.body.id, 'newest first');
+});
+
+/** The UTC instants of UK midnight on the spring and autumn clock-change days of `year`. */
+function clockChangeDays(year) {
+  const lastSunday = (month) => {
+    const end = new Date(Date.UTC(year, month + 1, 0));
+    return new Date(Date.UTC(year, month, end.getUTCDate() - end.getUTCDay()));
+  };
+  return [lastSunday(2), lastSunday(9)].map((d) => d.toISOString().slice(0, 10));
+}
+
+test('the activity API sums the synced year by UK day: 46 and 50 half-hours on the clock-change days', async () => {
+  const elec = octo.series[`electricity:${MPAN}`];
+  const from = new Date(elec[0][0] + 2 * 86400_000).toISOString().slice(0, 10);
+  const to = new Date(elec.at(-1)[0] - 86400_000).toISOString().slice(0, 10);
+  const years = [Number(from.slice(0, 4)), Number(to.slice(0, 4))];
+  const changes = [...new Set(years)].flatMap(clockChangeDays).filter((d) => d > from && d < to);
+  assert.ok(changes.length >= 2, `a year holds both changes: ${changes}`);
+  const q = `datasource_id=${id}&activity_type=electricity_import&granularity=day&tz=Europe/London&from=${from}&to=${to}&per_page=400`;
+  const res = await api('user_sync', 'GET', `/api/v1/activity?${q}`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const byDay = Object.fromEntries(res.body.data.map((b) => [b.period, b]));
+  const counts = changes.map((d) => byDay[d].records);
+  for (const [day, n] of changes.map((d, i) => [d, counts[i]])) {
+    assert.equal(n, day.slice(5, 7) === '03' ? 46 : 50, `${day} has ${n} half-hours`);
+  }
+  // The sums are the provider's, to the last digit.
+  const want = (day) => {
+    const [start, end] = [byDay[day].period_start, byDay[day].period_end].map(Date.parse);
+    return elec.filter(([t]) => t >= start && t < end).reduce((s, [, v]) => s + v, 0);
+  };
+  for (const day of changes) assert.ok(Math.abs(byDay[day].quantity - want(day)) < 1e-9, day);
+  const ds = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body;
+  assert.equal(ds.coverage.from, new Date(Math.min(elec[0][0], octo.series[`gas:${MPRN}`][0][0])).toISOString().replace('.000', ''));
+  assert.equal(ds.last_run.status, 'succeeded');
+});
+
+test('the cron queues a due datasource; a manual sync meanwhile is refused, naming the scheduled run', async () => {
+  const created = await api('user_cron', 'POST', '/api/v1/datasources', { integration_id: 'octopus-energy', credentials: { api_key: KEY, account_number: 'A-1B2C3D4E' } });
+  assert.equal(created.status, 201);
+  const cronId = created.body.id;
+  octo.delayFor[KEY] = 3000; // keep the scheduled run in progress for a moment
+  assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
+  const [scheduled] = d1(worker, `SELECT id, trigger FROM sync_runs WHERE datasource_id = '${cronId}'`);
+  assert.equal(scheduled.trigger, 'scheduled');
+  const manual = await api('user_cron', 'POST', `/api/v1/datasources/${cronId}/sync`);
+  assert.equal(manual.status, 409);
+  assert.match(manual.body.detail, new RegExp(scheduled.id));
+  // A second tick while it runs queues nothing more.
+  assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
+  assert.equal(d1(worker, `SELECT COUNT(*) AS n FROM sync_runs WHERE datasource_id = '${cronId}'`)[0].n, 1);
+  delete octo.delayFor[KEY];
+  const run = await settle(cronId, scheduled.id, 120_000, 'user_cron');
+  assert.equal(run.status, 'succeeded', JSON.stringify(run));
+  assert.equal(run.inserted, octo.series[`electricity:${MPAN}`].length + octo.series[`gas:${MPRN}`].length);
+  const ds = (await api('user_cron', 'GET', `/api/v1/datasources/${cronId}`)).body;
+  assert.ok(Date.parse(ds.next_sync_at) > Date.now() + 23 * 3600_000);
+  // Not due again: the next tick leaves it alone.
+  assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
+  assert.equal(d1(worker, `SELECT COUNT(*) AS n FROM sync_runs WHERE datasource_id = '${cronId}'`)[0].n, 1);
+});
+
+test('a paused datasource shows why, and resumes when the user re-enables it', async () => {
+  d1(worker, `UPDATE datasources SET sync_state = 'paused', paused_reason = 'paused after 10 failed syncs in a row', sync_failures = 10, next_sync_at = '2099-01-01T00:00:00Z' WHERE id = '${id}'`);
+  const paused = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body;
+  assert.equal(paused.sync_state, 'paused');
+  assert.match(paused.paused_reason, /10 failed syncs/);
+  const resumed = await api('user_sync', 'PUT', `/api/v1/datasources/${id}`, { enabled: true });
+  assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+  assert.equal(resumed.body.sync_state, 'idle');
+  assert.equal(resumed.body.paused_reason, null);
+  assert.equal(resumed.body.next_sync_at, null, 'due at once');
+  assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
+  const [queued] = d1(worker, `SELECT id FROM sync_runs WHERE datasource_id = '${id}' AND trigger = 'scheduled'`);
+  assert.ok(queued, 'the next tick queues it');
+  assert.equal((await settle(id, queued.id, 120_000)).status, 'succeeded');
 });

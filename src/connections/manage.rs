@@ -22,7 +22,8 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
     }
     if matches!(rec.auth_type.as_str(), "file_upload" | "manual") {
         return Err(ApiError::Conflict {
-            detail: "this datasource's data is uploaded or typed in; there is no provider to check".into(),
+            detail: "this datasource's data is uploaded or typed in; there is no provider to check"
+                .into(),
         });
     }
     let provider = providers::provider(&rec.integration_id).ok_or_else(|| ApiError::Conflict {

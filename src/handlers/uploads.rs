@@ -46,7 +46,7 @@ async fn target(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<(Record, Vec<&'static 
             "this datasource is disabled; enable it to add data",
         ));
     }
-    limits::take(call.env, limits::DATASOURCE_CALLS, &rec.id).await?;
+    limits::take(call.env, limits::DATA_WRITES, &rec.user_id).await?;
     Ok((rec, uploads::accepted_types(&entry.integration.data_types)))
 }
 

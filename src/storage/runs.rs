@@ -141,7 +141,10 @@ pub async fn release(
     datasource_id: &str,
 ) -> worker::Result<()> {
     let run = db
-        .prepare("UPDATE sync_runs SET lease_until = NULL, attempts = 0, next_retry_at = NULL WHERE id = ?1")
+        .prepare(
+            "UPDATE sync_runs SET lease_until = NULL, attempts = 0, next_retry_at = NULL, error = NULL, \
+             error_class = NULL WHERE id = ?1",
+        )
         .bind(&[text(run_id)])?;
     let ds = db
         .prepare("UPDATE datasources SET sync_state = ?1, sync_retry_at = NULL WHERE id = ?2")
@@ -157,6 +160,7 @@ pub async fn postpone(
     run: &Run,
     retry_at: &str,
     rate_limited: bool,
+    error_class: &str,
     error: &str,
 ) -> worker::Result<()> {
     let attempts = if rate_limited {
@@ -171,9 +175,16 @@ pub async fn postpone(
     };
     let r = db
         .prepare(
-            "UPDATE sync_runs SET lease_until = NULL, attempts = ?1, next_retry_at = ?2, error = ?3 WHERE id = ?4",
+            "UPDATE sync_runs SET lease_until = NULL, attempts = ?1, next_retry_at = ?2, error = ?3, \
+             error_class = ?5 WHERE id = ?4",
         )
-        .bind(&[int(attempts), text(retry_at), text(error), text(&run.id)])?;
+        .bind(&[
+            int(attempts),
+            text(retry_at),
+            text(error),
+            text(&run.id),
+            text(error_class),
+        ])?;
     let ds = db
         .prepare("UPDATE datasources SET sync_state = ?1, sync_retry_at = ?2 WHERE id = ?3")
         .bind(&[text(state), text(retry_at), text(&run.datasource_id)])?;

@@ -14,7 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use worker::{Env, MessageBuilder};
 
-use crate::connections::{db_error, Ctx};
+use crate::connections::refresh::fresh_tokens;
+use crate::connections::{db_error, Ctx, Secret};
 use crate::random;
 use crate::storage::runs::{self, Finish, NewRun};
 use crate::storage::sync::D1SyncStore;
@@ -28,6 +29,10 @@ pub const RAW_BUCKET: &str = "RAW";
 const SLICE_BUDGET: u32 = 40;
 /// How long a consumer holds a run: longer than any slice takes.
 const RUN_LEASE: Duration = Duration::minutes(5);
+
+/// The run's error class after a first 401 from an OAuth provider: the next
+/// slice forces a refresh.
+const UNAUTHORIZED_ONCE: &str = "unauthorized_refreshing";
 
 /// A queue message: everything else is read from D1, so a message lost or
 /// delivered twice changes nothing.
@@ -120,15 +125,26 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         horizon_start: parse_timestamp(&run.horizon_start).unwrap_or(now - plan::DEFAULT_HORIZON),
     };
     let provider = providers::provider(&rec.integration_id);
-    let secret = match ctx.open(&rec, "sync").await {
+    let oauth = provider.is_some_and(|p| p.oauth().is_some());
+    let secret = if oauth {
+        // A 401 earlier in this run forces one refresh before the retry.
+        let force = run.error_class.as_deref() == Some(UNAUTHORIZED_ONCE);
+        fresh_tokens(ctx, &rec, force, "sync")
+            .await
+            .map(|f| Secret::Oauth { tokens: f.tokens })
+    } else {
+        ctx.open(&rec, "sync").await
+    };
+    let secret = match secret {
         Ok(s) => s,
-        Err(e) => {
-            let said = match e {
-                ApiError::Conflict { detail } => detail,
-                _ => return Err(e), // configuration: the queue retries
-            };
-            return end(ctx, &run, &rec, "failed", "credentials", &said, None).await;
+        Err(ApiError::Conflict { detail }) => {
+            return end(ctx, &run, &rec, "failed", "credentials", &detail, None).await;
         }
+        Err(e @ (ApiError::ServiceUnavailable { .. } | ApiError::BadGateway { .. })) => {
+            // The token endpoint is down or busy: this slice waits.
+            return retry_later(ctx, &run, now, "refresh", &format!("{e:?}")).await;
+        }
+        Err(e) => return Err(e), // configuration: the queue retries
     };
     let user_settings: serde_json::Value = serde_json::from_str(&rec.settings).unwrap_or_default();
     let Some(source) =
@@ -182,14 +198,13 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
                 .max(Duration::seconds(1));
             let at = timestamp(now + wait);
             let said = "the provider is rate limiting requests; waiting as it asked";
-            runs::postpone(&ctx.db, &run, &at, true, said)
+            runs::postpone(&ctx.db, &run, &at, true, "rate_limited", said)
                 .await
                 .map_err(db_error)?;
             send(ctx.env, &run.id, wait.num_seconds() as u32).await
         }
         SliceOutcome::Retry(progress, reason) => {
-            let attempt = run.attempts as u32;
-            if attempt + 1 >= plan::MAX_ATTEMPTS {
+            if run.attempts as u32 + 1 >= plan::MAX_ATTEMPTS {
                 let status = if run.pages > 0 || progress.pages > 0 {
                     "partial"
                 } else {
@@ -197,14 +212,38 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
                 };
                 return end(ctx, &run, &rec, status, "provider", &reason, None).await;
             }
-            let wait = plan::retry_backoff(attempt, &run.id);
-            runs::postpone(&ctx.db, &run, &timestamp(now + wait), false, &reason)
-                .await
-                .map_err(db_error)?;
-            send(ctx.env, &run.id, wait.num_seconds() as u32).await
+            retry_later(ctx, &run, now, "provider", &reason).await
+        }
+        SliceOutcome::Unauthorized(_, reason)
+            if oauth && run.error_class.as_deref() != Some(UNAUTHORIZED_ONCE) =>
+        {
+            // The access token may have been revoked early: one forced
+            // refresh, straight away, before giving up on the grant.
+            let said = format!("the provider refused the access token ({reason}); refreshing it");
+            runs::postpone(
+                &ctx.db,
+                &run,
+                &timestamp(now),
+                false,
+                UNAUTHORIZED_ONCE,
+                &said,
+            )
+            .await
+            .map_err(db_error)?;
+            send(ctx.env, &run.id, 0).await
         }
         SliceOutcome::Unauthorized(_, reason) => {
-            let said = format!("the provider refused the credentials: {reason}");
+            let (said, status) = if oauth {
+                (
+                    format!("the provider refused the authorisation even after a refresh: {reason}; reconnect"),
+                    Status::ReauthRequired,
+                )
+            } else {
+                (
+                    format!("the provider refused the credentials: {reason}"),
+                    Status::Error,
+                )
+            };
             end(
                 ctx,
                 &run,
@@ -212,7 +251,7 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
                 "failed",
                 "unauthorized",
                 &said,
-                Some(Status::Error.as_str()),
+                Some(status.as_str()),
             )
             .await
         }
@@ -220,6 +259,22 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             end(ctx, &run, &rec, "failed", "rejected", &reason, None).await
         }
     }
+}
+
+/// A failed slice waits, with exponential backoff and jitter, counted as a
+/// failed attempt.
+async fn retry_later(
+    ctx: &Ctx<'_>,
+    run: &Run,
+    now: DateTime<Utc>,
+    class: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let wait = plan::retry_backoff(run.attempts as u32, &run.id);
+    runs::postpone(&ctx.db, run, &timestamp(now + wait), false, class, reason)
+        .await
+        .map_err(db_error)?;
+    send(ctx.env, &run.id, wait.num_seconds() as u32).await
 }
 
 /// A message the queue gave up on (delivered to the dead-letter queue after
@@ -295,9 +350,7 @@ async fn send_all(env: &Env, run_ids: &[String]) -> Result<u32, ApiError> {
         .map_err(|e| ApiError::internal(format!("queue binding {QUEUE}: {e}")))?;
     let mut sent = 0;
     for chunk in run_ids.chunks(100) {
-        let batch = chunk.iter().map(|id| SyncMessage {
-            run_id: id.clone(),
-        });
+        let batch = chunk.iter().map(|id| SyncMessage { run_id: id.clone() });
         match queue.send_batch(batch).await {
             Ok(()) => sent += chunk.len() as u32,
             Err(e) => worker::console_error!(

@@ -194,7 +194,10 @@ impl From<Record> for View {
             sync_state: r.sync_state.unwrap_or_else(|| "idle".into()),
             sync_retry_at: r.sync_retry_at,
             paused_reason: r.paused_reason,
-            last_run: r.last_run.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            last_run: r
+                .last_run
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
             coverage: r
                 .coverage_from
                 .zip(r.coverage_to)
