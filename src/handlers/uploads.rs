@@ -66,7 +66,7 @@ async fn store(
         .bucket(RAW_BUCKET)
         .map_err(|e| ApiError::internal(format!("R2 binding {RAW_BUCKET}: {e}")))?;
     bucket
-        .put(&raw_key(&sha), bytes.to_vec())
+        .put(raw_key(&sha), bytes.to_vec())
         .execute()
         .await
         .map_err(|e| ApiError::ServiceUnavailable {

@@ -243,7 +243,7 @@ pub fn record(
         return Err(bad);
     }
     let (quantity, conversion) = match unit.convert {
-        Convert::Factor(k) if k == 1.0 => (q, None),
+        Convert::Factor(1.0) => (q, None),
         Convert::Factor(k) => (
             q * k,
             Some(json!({"from_unit": unit.names[0], "from_quantity": q, "factor": k})),
