@@ -111,7 +111,7 @@ describe('connecting with an API key', () => {
   });
 
   test('integrations without a key connector are refused with a reason', async () => {
-    for (const [id, reason] of [['british-gas', /not supported yet/], ['xero', /OAuth/], ['nope', /unknown integration/]]) {
+    for (const [id, reason] of [['solaredge', /not supported yet/], ['xero', /OAuth/], ['nope', /unknown integration/]]) {
       const res = await api('user_a', 'POST', '/api/v1/datasources', { integration_id: id });
       assert.equal(res.status, 422, id);
       assert.equal(res.body.field, 'integration_id');

@@ -270,6 +270,9 @@ pub struct Scheduled<'a> {
     pub datasource_id: &'a str,
     #[serde(rename = "u")]
     pub user_id: &'a str,
+    /// The oldest data the run fetches (the datasource's horizon).
+    #[serde(rename = "h")]
+    pub horizon_start: String,
 }
 
 /// Queues scheduled runs for many datasources in two statements; a
@@ -279,7 +282,6 @@ pub async fn queue_many(
     db: &Db,
     runs: &[Scheduled<'_>],
     period_to: &str,
-    horizon_start: &str,
     now: &str,
 ) -> worker::Result<Vec<String>> {
     let json = serde_json::to_string(runs).unwrap_or_default();
@@ -287,9 +289,10 @@ pub async fn queue_many(
         .prepare(
             "INSERT INTO sync_runs (id, datasource_id, user_id, trigger, mode, status, period_to, horizon_start, queued_at) \
              SELECT json_extract(value, '$.i'), json_extract(value, '$.d'), json_extract(value, '$.u'), 'scheduled', \
-             'incremental', 'queued', ?2, ?3, ?4 FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING RETURNING id",
+             'incremental', 'queued', ?2, json_extract(value, '$.h'), ?3 FROM json_each(?1) WHERE true \
+             ON CONFLICT DO NOTHING RETURNING id",
         )
-        .bind(&[text(&json), text(period_to), text(horizon_start), text(now)])?;
+        .bind(&[text(&json), text(period_to), text(now)])?;
     let state = db
         .prepare(
             "UPDATE datasources SET sync_state = 'queued' WHERE id IN (SELECT r.datasource_id FROM sync_runs r \

@@ -69,7 +69,9 @@ pub async fn start(
     to: Option<DateTime<Utc>>,
 ) -> Result<Run, ApiError> {
     let now = ctx.now();
-    let planned = RunPlan::new(mode, from, to, now);
+    let settings: serde_json::Value = serde_json::from_str(&rec.settings).unwrap_or_default();
+    let planned =
+        RunPlan::new(mode, from, to, now).with_horizon(plan::horizon_setting(&settings), now);
     let id = new_id("run", random::bytes());
     let from = planned.from.map(timestamp);
     let inserted = runs::insert(

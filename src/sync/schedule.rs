@@ -4,7 +4,7 @@
 use carbon_core::datasources::{new_id, timestamp};
 use carbon_core::error::ApiError;
 use carbon_core::providers;
-use carbon_core::sync::plan::{RunMode, RunPlan};
+use carbon_core::sync::plan::{self, RunMode, RunPlan};
 use chrono::Duration;
 use worker::Env;
 
@@ -48,24 +48,23 @@ pub async fn schedule(ctx: &Ctx<'_>) -> Result<(u32, u32), ApiError> {
     let planned = RunPlan::new(RunMode::Incremental, None, None, now);
     let scheduled: Vec<_> = due
         .iter()
-        .map(|rec| runs::Scheduled {
-            run_id: new_id("run", random::bytes()),
-            datasource_id: &rec.id,
-            user_id: &rec.user_id,
+        .map(|rec| {
+            let settings = serde_json::from_str(&rec.settings).unwrap_or_default();
+            let run = planned.with_horizon(plan::horizon_setting(&settings), now);
+            runs::Scheduled {
+                run_id: new_id("run", random::bytes()),
+                datasource_id: &rec.id,
+                user_id: &rec.user_id,
+                horizon_start: timestamp(run.horizon_start),
+            }
         })
         .collect();
     let queued_ids = if scheduled.is_empty() {
         Vec::new()
     } else {
-        runs::queue_many(
-            &ctx.db,
-            &scheduled,
-            &timestamp(planned.to),
-            &timestamp(planned.horizon_start),
-            &timestamp(now),
-        )
-        .await
-        .map_err(db_error)?
+        runs::queue_many(&ctx.db, &scheduled, &timestamp(planned.to), &timestamp(now))
+            .await
+            .map_err(db_error)?
     };
     let queued = send_all(ctx.env, &queued_ids).await?;
     let stalled = runs::stalled(

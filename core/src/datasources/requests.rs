@@ -116,6 +116,16 @@ fn check_settings(errors: &mut Errors, settings: Option<Value>) -> Value {
                     format!("must be at most {MAX_SETTINGS_BYTES} bytes of JSON"),
                 );
             }
+            let horizon = &v["sync_horizon_days"];
+            if !horizon.is_null() && crate::sync::plan::horizon_setting(&v).is_none() {
+                errors.add(
+                    "settings.sync_horizon_days",
+                    format!(
+                        "must be a whole number of days from 1 to {}",
+                        crate::sync::plan::MAX_HORIZON_DAYS
+                    ),
+                );
+            }
             v
         }
         Some(_) => {

@@ -48,6 +48,16 @@ impl RunMode {
 /// How far back a first sync reaches: 13 months, so a full reporting year
 /// and the month before it are always held.
 pub const DEFAULT_HORIZON: Duration = Duration::days(396);
+/// The longest horizon a datasource may ask for (ten years).
+pub const MAX_HORIZON_DAYS: u64 = 3_660;
+
+/// The horizon a datasource's settings ask for, when valid.
+pub fn horizon_setting(settings: &serde_json::Value) -> Option<Duration> {
+    settings["sync_horizon_days"]
+        .as_u64()
+        .filter(|d| (1..=MAX_HORIZON_DAYS).contains(d))
+        .map(|d| Duration::days(d as i64))
+}
 
 /// Incremental runs re-read this much before the stored position: smart
 /// meter data lands hours or days late, and providers correct readings
@@ -82,6 +92,16 @@ impl RunPlan {
             to: to.unwrap_or(now).min(now),
             horizon_start: now - DEFAULT_HORIZON,
         }
+    }
+
+    /// The first sync reaches back `horizon` instead of the default (the
+    /// datasource setting `sync_horizon_days`; the provider caps it at what
+    /// it holds).
+    pub fn with_horizon(mut self, horizon: Option<Duration>, now: DateTime<Utc>) -> Self {
+        if let Some(h) = horizon {
+            self.horizon_start = now - h;
+        }
+        self
     }
 
     /// Where a stream starts in this run, given its stored high-water mark.
@@ -141,6 +161,21 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_datasource_may_ask_for_a_longer_or_shorter_horizon() {
+        let now: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
+        let two_years = horizon_setting(&serde_json::json!({"sync_horizon_days": 730}));
+        let plan = RunPlan::new(RunMode::Incremental, None, None, now).with_horizon(two_years, now);
+        assert_eq!(plan.start_for(None), now - Duration::days(730));
+        for bad in [
+            serde_json::json!({"sync_horizon_days": 0}),
+            serde_json::json!({"sync_horizon_days": "90"}),
+            serde_json::json!({}),
+        ] {
+            assert_eq!(horizon_setting(&bad), None, "{bad}");
+        }
     }
 
     #[test]
