@@ -142,6 +142,13 @@ CREATE TABLE activity_streams (
 );
 CREATE INDEX activity_streams_by_user ON activity_streams (user_id);
 
+-- Tariff codes (market-based Scope 2 evidence), stored once: a code on
+-- every half-hour was a third of a value's bytes.
+CREATE TABLE tariffs (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE
+);
+
 -- The bytes values came from: a provider page, an uploaded file, a readings
 -- request (kept in R2 under their SHA-256), and the run that first sent them.
 CREATE TABLE raw_pages (
@@ -161,8 +168,8 @@ CREATE TABLE activity (
     estimated INTEGER NOT NULL DEFAULT 0,
     -- raw_pages.id: every value traces to the bytes it was read from.
     page INTEGER NOT NULL,
-    -- Tariff in force (market-based Scope 2 evidence), when known.
-    tariff TEXT,
+    -- tariffs.id of the tariff in force, when known.
+    tariff INTEGER,
     -- How a converted quantity was derived (e.g. gas m3 to kWh), as JSON.
     conversion TEXT,
     -- A correction keeps the value it replaced.
@@ -177,9 +184,10 @@ CREATE VIEW activity_data AS
 SELECT s.datasource_id, s.user_id, s.activity_type, s.detail, s.source_ref, s.unit, s.region,
     strftime('%Y-%m-%dT%H:%M:%SZ', a.period_start, 'unixepoch') AS period_start,
     strftime('%Y-%m-%dT%H:%M:%SZ', a.period_start + a.seconds, 'unixepoch') AS period_end,
-    a.quantity, a.estimated, a.tariff, a.conversion, a.previous_quantity, a.restated_at,
+    a.quantity, a.estimated, t.code AS tariff, a.conversion, a.previous_quantity, a.restated_at,
     p.sha256 AS raw_sha256, p.run_id
-FROM activity a JOIN activity_streams s ON s.id = a.stream JOIN raw_pages p ON p.id = a.page;
+FROM activity a JOIN activity_streams s ON s.id = a.stream JOIN raw_pages p ON p.id = a.page
+LEFT JOIN tariffs t ON t.id = a.tariff;
 
 -- Who did what to which connection, including every credential decryption.
 CREATE TABLE audit_log (

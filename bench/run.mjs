@@ -10,6 +10,12 @@
 //   rotated order, including a baseline Worker answering constant JSON; each
 //   scenario is also reported as a ratio to the baseline of the same round,
 //   which absorbs the machine's minute-to-minute drift.
+// - Sync: a year of half-hourly Octopus data from a local fake, synced end to
+//   end through the queue (bench/sync.mjs).
+//
+// BENCH_ONLY=sync (or startup, requests; comma-separated) runs only those
+// parts, against the Worker already in build/ (no set-up, no rebuild), and
+// prints the table without writing bench/results/.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -22,11 +28,17 @@ import { BIN, ROOT, log, projectEnv, run } from '../scripts/lib/toolchain.mjs';
 import { signSessionToken } from '../scripts/lib/jwt.mjs';
 import { freePort } from '../tests/helpers/worker.mjs';
 import { seedSql } from './seed.mjs';
+import { syncBench, syncTable } from './sync.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const COLD_STARTS = 3;
+const SYNC_REPS = Number(process.env.BENCH_SYNC_REPS ?? 3);
+const PARTS = ['startup', 'requests', 'sync'];
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+for (const p of ONLY) if (!PARTS.includes(p)) throw new Error(`BENCH_ONLY: unknown part ${p} (known: ${PARTS.join(', ')})`);
+const wants = (part) => ONLY.length === 0 || ONLY.includes(part);
 const ISSUER = 'https://bench.clerk.invalid';
 const BENCH_USER = 'user_bench';
 
@@ -45,7 +57,9 @@ function wrangler(args, env = projectEnv()) {
 function bundle() {
   const outdir = path.join(ROOT, 'bench', '.build');
   rmSync(outdir, { recursive: true, force: true });
-  wrangler(['deploy', '--dry-run', '--outdir', outdir]);
+  // `deploy` runs wrangler.toml's [build] command; CARBON_PREBUILT makes it
+  // bundle the build/ that is there instead of rebuilding (scripts/build.mjs).
+  wrangler(['deploy', '--dry-run', '--outdir', outdir], projectEnv({ CARBON_PREBUILT: '1' }));
   const files = readdirSync(outdir);
   const entry = files.find((f) => f.endsWith('.js'));
   const wasm = files.find((f) => f.endsWith('.wasm'));
@@ -120,31 +134,61 @@ function table(result) {
   const lines = [];
   const b = result.bundle;
   lines.push(`Bundle: wasm ${b.wasm.raw} B (gzip -9 ${b.wasm.gzip} B), JS ${b.js.raw} B (gzip -9 ${b.js.gzip} B)`);
-  lines.push(`Start-up (median of ${COLD_STARTS}): ${result.startup.ms.toFixed(0)} ms to first 200; first request ${result.startup.firstRequestMs.toFixed(1)} ms`);
-  lines.push(`Load: ${ROUNDS} rounds x ${DURATION_MS} ms per scenario, concurrency ${CONCURRENCY}, closed loop, medians across rounds`);
-  lines.push('');
-  lines.push('| scenario | req/s | p50 ms | p99 ms | errors | x baseline p50 | baseline/req-s | D1 statements/req |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const s of result.scenarios) {
-    lines.push(
-      `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} | ${s.errors} | ${s.p50_ratio.toFixed(2)} | ${s.rps_ratio.toFixed(2)} | ${s.d1_statements ?? '-'} |`,
-    );
+  if (result.startup) {
+    lines.push(`Start-up (median of ${COLD_STARTS}): ${result.startup.ms.toFixed(0)} ms to first 200; first request ${result.startup.firstRequestMs.toFixed(1)} ms`);
+  }
+  if (result.scenarios) {
+    lines.push(`Load: ${ROUNDS} rounds x ${DURATION_MS} ms per scenario, concurrency ${CONCURRENCY}, closed loop, medians across rounds`);
+    lines.push('');
+    lines.push('| scenario | req/s | p50 ms | p99 ms | errors | x baseline p50 | baseline/req-s | D1 statements/req |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const s of result.scenarios) {
+      lines.push(
+        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} | ${s.errors} | ${s.p50_ratio.toFixed(2)} | ${s.rps_ratio.toFixed(2)} | ${s.d1_statements ?? '-'} |`,
+      );
+    }
+  }
+  if (result.sync) {
+    lines.push('');
+    lines.push(syncTable(result.sync));
   }
   return lines.join('\n');
 }
 
+/** A fresh local D1 with the migrations applied, as `wrangler d1 migrations apply` does it. */
+function freshDatabase() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'carbon-bench-'));
+  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
+  return dir;
+}
+
+/** Rows from a local D1 (the Worker may be serving it meanwhile, as in tests/helpers/d1.mjs). */
+function d1Query(persistDir, sql) {
+  return JSON.parse(wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistDir, '--json', '--command', sql]))[0].results;
+}
+
 async function main() {
-  setup();
-  log('building the load generator');
-  run('cargo', ['build', '--release', '-p', 'loadgen', '--quiet']);
+  if (ONLY.length === 0) {
+    setup();
+  } else {
+    log(`BENCH_ONLY=${ONLY.join(',')}: serving the Worker already in build/ (no set-up, no rebuild); nothing is written to bench/results/`);
+  }
+  if (wants('requests')) {
+    log('building the load generator');
+    run('cargo', ['build', '--release', '-p', 'loadgen', '--quiet']);
+  }
   log('bundling as wrangler deploy would');
   const built = bundle();
 
-  const persistDir = mkdtempSync(path.join(tmpdir(), 'carbon-bench-'));
-  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistDir]);
-  const sqlFile = path.join(persistDir, 'seed.sql');
-  writeFileSync(sqlFile, seedSql(BENCH_USER, 20));
-  wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistDir, '--file', sqlFile]);
+  // Start-up and requests share one D1 with 20 seeded datasources; the sync
+  // scenario makes its own.
+  let persistDir = null;
+  if (wants('startup') || wants('requests')) {
+    persistDir = freshDatabase();
+    const sqlFile = path.join(persistDir, 'seed.sql');
+    writeFileSync(sqlFile, seedSql(BENCH_USER, 20));
+    wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistDir, '--file', sqlFile]);
+  }
 
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
@@ -157,27 +201,77 @@ async function main() {
     ALLOWED_ORIGINS: 'https://app.bench.invalid',
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   };
-  const config = async () => ({
+  const config = async (extra = {}) => ({
     bundleDir: built.outdir,
     entry: built.entry,
     wasm: built.wasm,
     persistDir,
     appPort: await freePort(),
     baselinePort: await freePort(),
-    vars,
+    ...extra,
+    vars: { ...vars, ...extra.vars },
   });
+  const tokenFor = (userId) => signSessionToken({ privateKey, kid: 'bench', issuer: ISSUER, userId, azp: null, ttlSeconds: 3600 });
 
-  log(`measuring ${COLD_STARTS} cold starts`);
-  const starts = [];
-  for (let i = 0; i < COLD_STARTS; i++) {
-    const server = await startServer(await config());
-    starts.push(server);
-    await stopServer(server);
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length },
+    only: ONLY.length ? ONLY : undefined,
+    settings: { rounds: ROUNDS, duration_ms: DURATION_MS, concurrency: CONCURRENCY, sync_reps: SYNC_REPS },
+    bundle: built.sizes,
+  };
+
+  if (wants('startup')) {
+    log(`measuring ${COLD_STARTS} cold starts`);
+    const starts = [];
+    for (let i = 0; i < COLD_STARTS; i++) {
+      const server = await startServer(await config());
+      starts.push(server);
+      await stopServer(server);
+    }
+    result.startup = { ms: median(starts.map((s) => s.startupMs)), firstRequestMs: median(starts.map((s) => s.firstRequestMs)), samples: starts.map((s) => s.startupMs) };
   }
 
+  if (wants('requests')) result.scenarios = await requests(config, tokenFor);
+  if (persistDir) rmSync(persistDir, { recursive: true, force: true });
+
+  if (wants('sync')) {
+    log('sync scenario');
+    result.sync = await syncBench({
+      root: ROOT,
+      reps: SYNC_REPS,
+      config,
+      token: tokenFor,
+      startServer,
+      stopServer,
+      stats,
+      freshDatabase,
+      removeDatabase: (dir) => rmSync(dir, { recursive: true, force: true }),
+      d1: d1Query,
+      median,
+      log,
+    });
+  }
+
+  const text = table(result);
+  if (ONLY.length === 0) {
+    const dir = path.join(ROOT, 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const stamp = result.date.replace(/[:.]/g, '-');
+    writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(path.join(dir, 'latest.md'), `# Latest benchmark (${result.date})\n\n${text}\n`);
+  } else if (process.env.BENCH_JSON) {
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2) + '\n');
+  }
+  console.log(text);
+}
+
+/** The request scenarios: loadgen against the Worker and the baseline, in rounds. */
+async function requests(config, tokenFor) {
   const cfg = await config();
   const server = await startServer(cfg);
-  const token = signSessionToken({ privateKey, kid: 'bench', issuer: ISSUER, userId: BENCH_USER, azp: null, ttlSeconds: 3600 });
+  const token = tokenFor(BENCH_USER);
   const app = `http://127.0.0.1:${cfg.appPort}`;
   const scenarios = [
     { name: 'baseline (constant JSON Worker)', url: `http://127.0.0.1:${cfg.baselinePort}/`, route: null },
@@ -218,34 +312,18 @@ async function main() {
     }
   }
   await stopServer(server);
-  rmSync(persistDir, { recursive: true, force: true });
 
-  const result = {
-    date: new Date().toISOString(),
-    machine: { cpus: (await import('node:os')).cpus().length },
-    settings: { rounds: ROUNDS, duration_ms: DURATION_MS, concurrency: CONCURRENCY },
-    bundle: built.sizes,
-    startup: { ms: median(starts.map((s) => s.startupMs)), firstRequestMs: median(starts.map((s) => s.firstRequestMs)), samples: starts.map((s) => s.startupMs) },
-    scenarios: scenarios.map((s, i) => ({
-      name: s.name,
-      rps: median(rounds[i].map((x) => x.rps)),
-      p50_ms: median(rounds[i].map((x) => x.p50_ms)),
-      p99_ms: median(rounds[i].map((x) => x.p99_ms)),
-      errors: rounds[i].reduce((n, x) => n + x.errors, 0),
-      p50_ratio: median(rounds[i].map((x, r) => x.p50_ms / rounds[0][r].p50_ms)),
-      rps_ratio: median(rounds[i].map((x, r) => rounds[0][r].rps / x.rps)),
-      d1_statements: d1[s.name],
-      rounds: rounds[i],
-    })),
-  };
-  const text = table(result);
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const stamp = result.date.replace(/[:.]/g, '-');
-  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(path.join(dir, 'latest.md'), `# Latest benchmark (${result.date})\n\n${text}\n`);
-  console.log(text);
+  return scenarios.map((s, i) => ({
+    name: s.name,
+    rps: median(rounds[i].map((x) => x.rps)),
+    p50_ms: median(rounds[i].map((x) => x.p50_ms)),
+    p99_ms: median(rounds[i].map((x) => x.p99_ms)),
+    errors: rounds[i].reduce((n, x) => n + x.errors, 0),
+    p50_ratio: median(rounds[i].map((x, r) => x.p50_ms / rounds[0][r].p50_ms)),
+    rps_ratio: median(rounds[i].map((x, r) => rounds[0][r].rps / x.rps)),
+    d1_statements: d1[s.name],
+    rounds: rounds[i],
+  }));
 }
 
 main().catch((err) => {

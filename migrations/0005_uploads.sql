@@ -4,9 +4,10 @@
 -- hashes repeated on every row, four indexes). At three meters per customer
 -- that fills a 10 GB D1 database at about 250 customers. Now what is
 -- constant per series lives once in `activity_streams`, what is constant per
--- provider page once in `raw_pages`, and an interval is a WITHOUT ROWID row
--- keyed (stream, start, seconds), with integer times: about 40 bytes, one
--- row written per interval, and every query a primary-key range.
+-- provider page once in `raw_pages`, tariff codes once in `tariffs`, and an
+-- interval is a WITHOUT ROWID row keyed (stream, start, seconds), with
+-- integer times: about 45 bytes, one row written per interval, and every
+-- query a primary-key range.
 -- (README, "Storage growth", has the measurements.)
 --
 -- An activity's natural key gains `detail` (the fuel, travel mode,
@@ -33,6 +34,13 @@ CREATE TABLE activity_streams (
 );
 CREATE INDEX activity_streams_by_user ON activity_streams (user_id);
 
+-- Tariff codes (market-based Scope 2 evidence), stored once: a code on
+-- every half-hour was a third of a value's bytes.
+CREATE TABLE tariffs (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE
+);
+
 -- The bytes values came from: a provider page, an uploaded file, a readings
 -- request (kept in R2 under their SHA-256), and the run that first sent them.
 CREATE TABLE raw_pages (
@@ -52,8 +60,8 @@ CREATE TABLE activity (
     estimated INTEGER NOT NULL DEFAULT 0,
     -- raw_pages.id: every value traces to the bytes it was read from.
     page INTEGER NOT NULL,
-    -- Tariff in force (market-based Scope 2 evidence), when known.
-    tariff TEXT,
+    -- tariffs.id of the tariff in force, when known.
+    tariff INTEGER,
     -- How a converted quantity was derived (e.g. gas m3 to kWh), as JSON.
     conversion TEXT,
     -- A correction keeps the value it replaced.
@@ -70,10 +78,14 @@ INSERT INTO activity_streams (datasource_id, user_id, activity_type, source_ref,
 SELECT datasource_id, MIN(user_id), activity_type, source_ref, '', unit, MAX(region), MIN(created_at)
 FROM activity_data GROUP BY datasource_id, activity_type, source_ref, unit;
 
+INSERT INTO tariffs (code)
+SELECT DISTINCT tariff FROM activity_data WHERE tariff IS NOT NULL;
+
 INSERT INTO activity (stream, period_start, seconds, quantity, estimated, page, tariff, conversion,
     previous_quantity, restated_at)
 SELECT s.id, unixepoch(a.period_start), unixepoch(a.period_end) - unixepoch(a.period_start), a.quantity,
-    a.estimated, p.id, a.tariff, a.conversion, a.previous_quantity, a.restated_at
+    a.estimated, p.id, (SELECT id FROM tariffs WHERE code = a.tariff), a.conversion, a.previous_quantity,
+    a.restated_at
 FROM activity_data a
 JOIN activity_streams s ON s.datasource_id = a.datasource_id AND s.activity_type = a.activity_type
     AND s.source_ref = a.source_ref AND s.unit = a.unit
@@ -90,6 +102,7 @@ CREATE VIEW activity_data AS
 SELECT s.datasource_id, s.user_id, s.activity_type, s.detail, s.source_ref, s.unit, s.region,
     strftime('%Y-%m-%dT%H:%M:%SZ', a.period_start, 'unixepoch') AS period_start,
     strftime('%Y-%m-%dT%H:%M:%SZ', a.period_start + a.seconds, 'unixepoch') AS period_end,
-    a.quantity, a.estimated, a.tariff, a.conversion, a.previous_quantity, a.restated_at,
+    a.quantity, a.estimated, t.code AS tariff, a.conversion, a.previous_quantity, a.restated_at,
     p.sha256 AS raw_sha256, p.run_id
-FROM activity a JOIN activity_streams s ON s.id = a.stream JOIN raw_pages p ON p.id = a.page;
+FROM activity a JOIN activity_streams s ON s.id = a.stream JOIN raw_pages p ON p.id = a.page
+LEFT JOIN tariffs t ON t.id = a.tariff;

@@ -8,13 +8,15 @@ use serde_json::json;
 use worker::{Env, MessageExt};
 
 use crate::connections::{refresh, rotation, Ctx};
-use crate::storage::{audit, oauth_states};
+use crate::storage::{audit, oauth_states, runs};
 use crate::sync::{self, SyncMessage};
 
 /// How long the audit trail is kept. Credential decryptions, refreshes and
 /// disconnections stay answerable for two years, the span a security review
 /// or a customer's own audit usually reaches back over.
 pub const AUDIT_RETENTION: Duration = Duration::days(730);
+/// How long finished sync runs are kept (a reporting year and a month).
+pub const RUN_RETENTION: Duration = Duration::days(400);
 
 /// The cron expression (in `wrangler.toml`) that schedules syncs; any other
 /// runs the hourly maintenance.
@@ -55,11 +57,16 @@ pub async fn run(cron: &str, env: &Env) {
     let resealed = rotation::reseal_batch(&ctx).await;
     let purged = oauth_states::purge(&ctx.db, &timestamp(now - Duration::days(1))).await;
     let pruned = audit::purge(&ctx.db, &timestamp(now - AUDIT_RETENTION)).await;
+    let runs_pruned = runs::purge(&ctx.db, &timestamp(now - RUN_RETENTION)).await;
     let errors: Vec<String> = [
         refreshed.as_ref().err().map(|e| format!("refresh: {e:?}")),
         resealed.as_ref().err().map(|e| format!("reseal: {e:?}")),
         purged.as_ref().err().map(|e| format!("oauth states: {e}")),
         pruned.as_ref().err().map(|e| format!("audit: {e}")),
+        runs_pruned
+            .as_ref()
+            .err()
+            .map(|e| format!("sync runs: {e}")),
     ]
     .into_iter()
     .flatten()

@@ -154,6 +154,13 @@ test('the activity API sums the synced year by UK day: 46 and 50 half-hours on t
     return elec.filter(([t]) => t >= start && t < end).reduce((s, [, v]) => s + v, 0);
   };
   for (const day of changes) assert.ok(Math.abs(byDay[day].quantity - want(day)) < 1e-9, day);
+  const raw = (await api('user_sync', 'GET', `/api/v1/activity?datasource_id=${id}&activity_type=electricity_import&from=${from}&to=${to}&per_page=3`)).body;
+  assert.equal(raw.pagination.total, res.body.data.reduce((n, b) => n + b.records, 0));
+  const [v] = raw.data;
+  assert.match(v.reference, new RegExp(MPAN), 'the meter it came from');
+  assert.deepEqual([v.tariff, v.region, v.estimated], ['E-1R-AGILE-24-10-01-C', '12', false]);
+  assert.match(v.raw_sha256, /^[0-9a-f]{64}$/);
+  assert.equal(Date.parse(v.period_end) - Date.parse(v.period_start), HALF_HOUR);
   const ds = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body;
   assert.equal(ds.coverage.from, new Date(Math.min(elec[0][0], octo.series[`gas:${MPRN}`][0][0])).toISOString().replace('.000', ''));
   assert.equal(ds.last_run.status, 'succeeded');

@@ -147,8 +147,9 @@ pub async fn raw(
     let rows = db
         .prepare(format!(
             "SELECT st.id AS stream, st.datasource_id, st.activity_type, st.detail, st.source_ref, st.unit, st.region, \
-             a.period_start, a.seconds, a.quantity, a.estimated, a.tariff, a.conversion, a.previous_quantity, \
+             a.period_start, a.seconds, a.quantity, a.estimated, t.code AS tariff, a.conversion, a.previous_quantity, \
              a.restated_at, p.sha256 AS raw_sha256, p.run_id FROM {FROM} JOIN raw_pages p ON p.id = a.page \
+             LEFT JOIN tariffs t ON t.id = a.tariff \
              WHERE {filter} ORDER BY st.id, a.period_start LIMIT ?{limit} OFFSET ?{offset}"
         ))
         .bind(&params)?;

@@ -329,3 +329,16 @@ pub async fn stalled(db: &Db, before: &str, now: &str, limit: u32) -> worker::Re
         .filter_map(|r| r["id"].as_str().map(str::to_owned))
         .collect())
 }
+
+/// Deletes finished runs that ended before `before`, a bounded number per
+/// call (the maintenance cron comes back every hour).
+pub async fn purge(db: &Db, before: &str) -> worker::Result<()> {
+    db.prepare(
+        "DELETE FROM sync_runs WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('succeeded', 'partial', 'failed') \
+         AND finished_at < ?1 LIMIT 5000)",
+    )
+    .bind(&[text(before)])?
+    .run()
+    .await?;
+    Ok(())
+}

@@ -2,7 +2,8 @@
 //! and their positions, and the atomic page write.
 //!
 //! A page is one D1 batch (one transaction): the raw page's row, then per
-//! chunk of records their series (`activity_streams`), the run's counters
+//! chunk of records their series (`activity_streams`) and tariff codes
+//! (`tariffs`), the run's counters
 //! (computed against what is stored before the upsert) and the upsert of
 //! the values by natural key (series, start, length); last, the stream's
 //! position and high-water mark. Records travel as one JSON parameter per chunk (`json_each`), which
@@ -98,8 +99,9 @@ impl D1SyncStore<'_> {
             .bind(&[text(sha256), text(run_id), text(now)])
     }
 
-    /// Four statements: the chunk's series, its counts (read), the run's
-    /// counters, the upsert. The counts statement is the second.
+    /// Four statements: the chunk's series and tariff codes, the run's
+    /// counters (computed against what is stored before the upsert), the
+    /// upsert.
     pub(super) fn chunk_statements(
         &self,
         page: &PageWrite<'_>,
@@ -117,10 +119,13 @@ impl D1SyncStore<'_> {
                  WHERE excluded.region IS NOT NULL AND excluded.region IS NOT activity_streams.region",
             )
             .bind(&[text(&json), text(self.datasource_id), text(self.user_id), text(now)])?;
-        let counts = self
+        let tariffs = self
             .db
-            .prepare(Self::counts_sql())
-            .bind(&[text(&json), text(self.datasource_id)])?;
+            .prepare(
+                "INSERT INTO tariffs (code) SELECT DISTINCT json_extract(value, '$.f') FROM json_each(?1) \
+                 WHERE json_extract(value, '$.f') IS NOT NULL ON CONFLICT (code) DO NOTHING",
+            )
+            .bind(&[text(&json)])?;
         let run = self
             .db
             .prepare(format!(
@@ -134,7 +139,8 @@ impl D1SyncStore<'_> {
             .db
             .prepare(
                 "INSERT INTO activity (stream, period_start, seconds, quantity, estimated, page, tariff, conversion) \
-                 SELECT st.id, j.a, j.n, j.q, j.e, (SELECT id FROM raw_pages WHERE sha256 = ?3), j.f, j.c \
+                 SELECT st.id, j.a, j.n, j.q, j.e, (SELECT id FROM raw_pages WHERE sha256 = ?3), \
+                 (SELECT id FROM tariffs WHERE code = j.f), j.c \
                  FROM "
                     .to_owned()
                     + JOINED
@@ -152,35 +158,43 @@ impl D1SyncStore<'_> {
                 text(page.raw_sha256),
                 text(now),
             ])?;
-        Ok(vec![streams, counts, run, upsert])
+        Ok(vec![streams, tariffs, run, upsert])
     }
 }
 
-/// Adds up the counts statements' answers (every `STATEMENTS`th from `first`).
-pub(super) fn sum_counts(results: &[worker::D1Result], first: usize, chunks: usize) -> PageCounts {
-    #[derive(Deserialize)]
-    struct Counts {
-        inserted: u64,
-        updated: u64,
-        unchanged: u64,
-    }
-    let mut counts = PageCounts::default();
-    for result in results.iter().skip(first).step_by(STATEMENTS).take(chunks) {
-        if let Some(c) = result
-            .results::<Counts>()
-            .ok()
-            .and_then(|r| r.into_iter().next())
-        {
-            counts.inserted += c.inserted;
-            counts.updated += c.updated;
-            counts.unchanged += c.unchanged;
-        }
-    }
-    counts
+/// The run's counters, read before and after a page's statements: their
+/// difference is what the page did.
+pub(super) fn counters(db: &Db, run_id: &str) -> worker::Result<D1PreparedStatement> {
+    db.prepare("SELECT inserted, updated, unchanged FROM sync_runs WHERE id = ?1")
+        .bind(&[text(run_id)])
 }
 
-/// Statements per chunk (see [`D1SyncStore::chunk_statements`]).
-pub(super) const STATEMENTS: usize = 4;
+#[derive(Deserialize, Default)]
+struct Counters {
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+}
+
+fn read_counters(result: Option<&worker::D1Result>) -> Counters {
+    result
+        .and_then(|r| r.results::<Counters>().ok())
+        .and_then(|r| r.into_iter().next())
+        .unwrap_or_default()
+}
+
+/// What happened between two [`counters`] reads.
+pub(super) fn page_counts(
+    before: Option<&worker::D1Result>,
+    after: Option<&worker::D1Result>,
+) -> PageCounts {
+    let (b, a) = (read_counters(before), read_counters(after));
+    PageCounts {
+        inserted: a.inserted.saturating_sub(b.inserted),
+        updated: a.updated.saturating_sub(b.updated),
+        unchanged: a.unchanged.saturating_sub(b.unchanged),
+    }
+}
 
 impl SyncStore for D1SyncStore<'_> {
     async fn streams(&self, run_id: &str) -> Result<Vec<StreamState>, String> {
@@ -259,14 +273,13 @@ impl SyncStore for D1SyncStore<'_> {
 
     async fn apply_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, String> {
         let now = timestamp(page.now);
-        let mut statements = Vec::new();
+        let mut statements = vec![counters(self.db, page.run_id).map_err(|e| e.to_string())?];
         if !page.records.is_empty() {
             statements.push(
                 self.page_statement(page.raw_sha256, page.run_id, &now)
                     .map_err(|e| e.to_string())?,
             );
         }
-        let first_counts = statements.len() + 1;
         for chunk in page.records.chunks(CHUNK) {
             statements.extend(
                 self.chunk_statements(page, chunk, &now)
@@ -313,11 +326,8 @@ impl SyncStore for D1SyncStore<'_> {
             .map_err(|e| e.to_string())?;
         statements.push(stream);
         statements.push(pages);
+        statements.push(counters(self.db, page.run_id).map_err(|e| e.to_string())?);
         let results = self.db.batch(statements).await.map_err(|e| e.to_string())?;
-        Ok(sum_counts(
-            &results,
-            first_counts,
-            page.records.len().div_ceil(CHUNK),
-        ))
+        Ok(page_counts(results.first(), results.last()))
     }
 }
