@@ -3,7 +3,7 @@
 //! arithmetic live here; storage runs the query.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::datasources::parse_timestamp;
 use crate::error::ApiError;
@@ -182,11 +182,14 @@ pub fn bucket_bounds(
     Some((at(first), at(next)))
 }
 
-/// One summed bucket, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One summed bucket, as storage reads it and the API shows it (storage
+/// leaves the bounds empty; [`bucket_bounds`] fills them).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Bucket {
     pub period: String,
+    #[serde(default)]
     pub period_start: String,
+    #[serde(default)]
     pub period_end: String,
     pub datasource_id: String,
     pub activity_type: String,

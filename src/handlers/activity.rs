@@ -48,22 +48,12 @@ pub async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
     };
     let data: Vec<Bucket> = rows
         .into_iter()
-        .map(|r| {
-            let (start, end) = bucket_bounds(&r.period, q.granularity, q.zone)
-                .map(|(a, b)| (timestamp(a), timestamp(b)))
-                .unwrap_or_default();
-            Bucket {
-                period: r.period,
-                period_start: start,
-                period_end: end,
-                datasource_id: r.datasource_id,
-                activity_type: r.activity_type,
-                detail: r.detail,
-                unit: r.unit,
-                quantity: r.quantity,
-                records: r.records,
-                estimated_records: r.estimated_records,
+        .map(|mut b| {
+            if let Some((start, end)) = bucket_bounds(&b.period, q.granularity, q.zone) {
+                b.period_start = timestamp(start);
+                b.period_end = timestamp(end);
             }
+            b
         })
         .collect();
     Reply::json(200, &list(&q, granularity, data, total))

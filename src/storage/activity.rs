@@ -2,7 +2,7 @@
 //! a user's series (`activity_streams`) and then each series' values on
 //! the primary key (series, start).
 
-use carbon_core::activity::{ActivityQuery, Granularity};
+use carbon_core::activity::{ActivityQuery, Bucket, Granularity};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
@@ -85,19 +85,6 @@ impl From<ValueRow> for ActivityValue {
     }
 }
 
-/// A summed bucket before its bounds are added.
-#[derive(Debug, Deserialize)]
-pub struct BucketRow {
-    pub period: String,
-    pub datasource_id: String,
-    pub activity_type: String,
-    pub detail: String,
-    pub unit: String,
-    pub quantity: f64,
-    pub records: i64,
-    pub estimated_records: i64,
-}
-
 #[derive(Deserialize)]
 struct Total {
     n: u64,
@@ -163,7 +150,7 @@ pub async fn buckets(
     db: &Db,
     user_id: &str,
     q: &ActivityQuery,
-) -> worker::Result<(Vec<BucketRow>, u64)> {
+) -> worker::Result<(Vec<Bucket>, u64)> {
     let (filter, mut params) = filter(user_id, q);
     let format = if q.granularity == Granularity::Month {
         "%Y-%m"

@@ -103,19 +103,25 @@ pub async fn start(
     Ok(run)
 }
 
-/// One queue message: one slice of one run. Never fails the batch: every
-/// outcome is recorded in D1 and, where work remains, a new message sent.
-pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiError> {
+/// Leases the message's run, with its datasource; `None` when the run is
+/// finished, its datasource deleted, or another consumer holds it.
+async fn claim(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<Option<(Run, Record)>, ApiError> {
     let now = ctx.now();
-    let Some((run, rec)) = runs::claim(
+    runs::claim(
         &ctx.db,
         &message.run_id,
         &timestamp(now),
         &timestamp(now + RUN_LEASE),
     )
     .await
-    .map_err(db_error)?
-    else {
+    .map_err(db_error)
+}
+
+/// One queue message: one slice of one run. Never fails the batch: every
+/// outcome is recorded in D1 and, where work remains, a new message sent.
+pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiError> {
+    let now = ctx.now();
+    let Some((run, rec)) = claim(ctx, message).await? else {
         // Finished, deleted, or another consumer holds it: nothing to do.
         return Ok(());
     };
@@ -286,16 +292,7 @@ async fn retry_later(
 /// its retries): its run ends `failed` with the reason, and the datasource
 /// moves on to its next sync.
 pub async fn abandon(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiError> {
-    let now = ctx.now();
-    let Some((run, rec)) = runs::claim(
-        &ctx.db,
-        &message.run_id,
-        &timestamp(now),
-        &timestamp(now + RUN_LEASE),
-    )
-    .await
-    .map_err(db_error)?
-    else {
+    let Some((run, rec)) = claim(ctx, message).await? else {
         return Ok(()); // finished meanwhile, or deleted
     };
     let said = "the sync queue gave up on this run after repeated failures to process it";
