@@ -1,6 +1,7 @@
 // Fakes of the key-authenticated providers, in their documented formats
 // (../shared/PROVIDERS.md and each provider's API reference).
 
+import { anthropicUsage, openaiUsage } from './ai_usage.mjs';
 import { basic, json, listen } from './server.mjs';
 
 /**
@@ -121,9 +122,13 @@ function consumptionPage(res, series, query, path, pageCap) {
 
 /** OpenAI Admin API: Bearer admin key; errors {"error": {"message", "type", "code"}}. */
 export async function openai({ adminKeys }) {
-  return listen((req, res) => {
-    if (req.path !== '/v1/organization/projects') return json(res, 404, { error: { message: 'Not found', type: 'invalid_request_error' } });
+  const fake = await listen((req, res) => {
     const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (req.path.startsWith('/v1/organization/') && req.path !== '/v1/organization/projects' && !adminKeys.includes(key)) {
+      return json(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    }
+    if (openaiUsage(fake, req, res, json)) return;
+    if (req.path !== '/v1/organization/projects') return json(res, 404, { error: { message: 'Not found', type: 'invalid_request_error' } });
     if (adminKeys.includes(key)) {
       return json(res, 200, { object: 'list', data: [{ id: 'proj_abc', object: 'organization.project', name: 'Default project', status: 'active' }], first_id: 'proj_abc', last_id: 'proj_abc', has_more: false });
     }
@@ -131,6 +136,8 @@ export async function openai({ adminKeys }) {
       error: { message: `Incorrect API key provided: ${key.slice(0, 8)}***. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
     });
   });
+  Object.assign(fake, { usage: {}, usageRequests: [], throttleUsage: 0 });
+  return fake;
 }
 
 /** Anthropic Admin API: x-api-key and anthropic-version headers. */
@@ -143,8 +150,9 @@ export async function anthropic({ adminKeys }) {
     if (!adminKeys.includes(req.headers['x-api-key'])) {
       return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
     }
+    if (anthropicUsage(fake, req, res, json)) return;
     return json(res, 200, { data: [{ id: 'wrkspc_01', type: 'workspace', name: 'Default' }], has_more: false, first_id: 'wrkspc_01', last_id: 'wrkspc_01' });
   });
-  fake.mode = 'ok';
+  Object.assign(fake, { mode: 'ok', usage: {}, usageRequests: [], throttleUsage: 0 });
   return fake;
 }

@@ -9,6 +9,7 @@
 //! configuration (`{PREFIX}_API_BASE`, `{PREFIX}_TOKEN_URL`...), defaulting to
 //! the real one, so tests point providers at fakes on loopback.
 
+pub mod ai_usage;
 mod anthropic;
 mod enphase;
 pub mod http;

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::ai_usage::{AiUsageSync, Vendor};
 use super::http::{error_message, interpret, HttpRequest, HttpResponse, Probe};
 use super::{setting, Provider, Secrets, Settings};
 
@@ -24,5 +25,27 @@ impl Provider for OpenAi {
 
     fn interpret_probe(&self, resp: &HttpResponse) -> Probe {
         interpret(resp, |_| Probe::Ok(json!({})), error_message)
+    }
+
+    /// Daily usage per model and daily costs (`super::ai_usage`).
+    fn sync_source(
+        &self,
+        secrets: Secrets<'_>,
+        settings: &dyn Settings,
+        _user_settings: &serde_json::Value,
+    ) -> Option<Box<dyn crate::sync::engine::Source>> {
+        Some(Box::new(AiUsageSync {
+            vendor: Vendor::OpenAi,
+            base: setting(settings, "OPENAI", "API_BASE", API_BASE),
+            admin_key: secrets.field("admin_key").to_owned(),
+        }))
+    }
+
+    fn support(&self) -> super::Support {
+        super::Support {
+            connect: true,
+            sync: true,
+            webhooks: false,
+        }
     }
 }

@@ -120,6 +120,12 @@ pub struct Page {
 pub trait Source {
     /// The next discovery request given the answers so far, or the streams.
     fn discovery(&self, answers: &[HttpResponse]) -> DiscoveryStep;
+    /// The window actually asked for, given the plan's: a provider that
+    /// reports whole days asks for whole days (an empty window closes the
+    /// stream for this run).
+    fn align(&self, window: (DateTime<Utc>, DateTime<Utc>)) -> (DateTime<Utc>, DateTime<Utc>) {
+        window
+    }
     /// The request for one stream's data in `[from, to)`.
     fn page_request(&self, spec: &Value, from: DateTime<Utc>, to: DateTime<Utc>) -> HttpRequest;
     /// Reads the answer to [`Source::page_request`].
@@ -234,7 +240,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
             if budget < 2 {
                 return SliceOutcome::More(progress);
             }
-            let window = slice.plan.window(position);
+            let window = source.align(slice.plan.window(position));
             if window.0 >= window.1 {
                 // Nothing left to ask for: close the stream with an empty page.
                 let write = PageWrite {

@@ -51,7 +51,15 @@ pub struct Stored {
     pub raw_sha256: String,
 }
 
-pub type RecordKey = (String, ActivityType, String, DateTime<Utc>, DateTime<Utc>);
+/// (stream, type, detail, unit, start, end): the D1 store's series and period.
+pub type RecordKey = (
+    String,
+    ActivityType,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
 
 #[derive(Default)]
 pub struct State {
@@ -129,6 +137,7 @@ impl SyncStore for MemoryStore<'_> {
                 r.stream.clone(),
                 r.activity_type,
                 r.detail.clone(),
+                r.unit.clone(),
                 r.period_start,
                 r.period_end,
             );

@@ -18,7 +18,7 @@ pub mod request;
 pub mod run;
 
 #[cfg(test)]
-mod memory;
+pub(crate) mod memory;
 #[cfg(test)]
 mod tests;
 

@@ -200,14 +200,14 @@ fn assert_stored_exactly(store: &MemoryStore, fake: &FakeOctopus, plan: &RunPlan
         .records
         .iter()
         .filter(|(k, _)| k.1 == ActivityType::ElectricityImport)
-        .map(|(k, v)| (k.3, v.quantity))
+        .map(|(k, v)| (k.4, v.quantity))
         .collect();
     assert_eq!(stored_elec, elec, "electricity equals the provider's");
     let stored_gas: Vec<_> = state
         .records
         .iter()
         .filter(|(k, _)| k.1 == ActivityType::Gas)
-        .map(|(k, v)| (k.3, v.quantity))
+        .map(|(k, v)| (k.4, v.quantity))
         .collect();
     assert_eq!(stored_gas.len(), gas.len(), "gas: every interval once");
     for ((t1, kwh), (t2, m3)) in stored_gas.iter().zip(&gas) {
@@ -362,7 +362,7 @@ fn an_incremental_run_picks_up_new_intervals_and_restates_a_corrected_one() {
     let corrected = state
         .records
         .iter()
-        .find(|(k, _)| k.1 == ActivityType::ElectricityImport && k.3 == last)
+        .find(|(k, _)| k.1 == ActivityType::ElectricityImport && k.4 == last)
         .unwrap()
         .1;
     assert_eq!(corrected.quantity, 9.999);

@@ -1,0 +1,142 @@
+// AI usage and spend through the built Worker: OpenAI and Anthropic Admin
+// API reports (fakes speaking the documented shapes, paginated with
+// has_more), synced per model and whole UTC day, exactly; an incremental
+// sync asking only for the last days; 429s waited out.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { newIssuer, workerVars } from './helpers/auth.mjs';
+import { userClient } from './helpers/http.mjs';
+import { startWorker } from './helpers/worker.mjs';
+import { anthropic, openai } from './fakes/keyed.mjs';
+
+const issuer = newIssuer();
+const OPENAI_KEY = 'sk-admin-Aa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8';
+const ANTHROPIC_KEY = 'sk-ant-admin01-Aa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8';
+const DAY = 86400_000;
+let worker, oai, ant;
+const api = userClient(() => worker, issuer);
+
+const today = Math.floor(Date.now() / DAY) * DAY;
+const dayKey = (n) => new Date(today - n * DAY).toISOString().slice(0, 10);
+
+/** 50 days of usage for two models, deterministic; none today. */
+function seed(fake, models) {
+  for (let n = 1; n <= 50; n++) {
+    fake.usage[dayKey(n)] = Object.fromEntries(
+      models.map((m, i) => [m, { input: 1000 * ((n * 7 + i * 13) % 40) + 17, output: 100 * ((n * 3 + i) % 20) + 3, embedding: i === 0 ? 500 * n : 0, cost: ((n * 11 + i) % 30) / 100 }]),
+    );
+  }
+  // Usage today exists at the provider, but today is not over.
+  fake.usage[dayKey(0)] = Object.fromEntries(models.map((m) => [m, { input: 999, output: 9, cost: 0.01 }]));
+}
+
+before(async () => {
+  oai = await openai({ adminKeys: [OPENAI_KEY] });
+  ant = await anthropic({ adminKeys: [ANTHROPIC_KEY] });
+  seed(oai, ['gpt-4o-mini-2024-07-18', 'gpt-4o-2024-08-06']);
+  seed(ant, ['claude-sonnet-4-20250514', 'claude-3-5-haiku-20241022']);
+  worker = await startWorker({ vars: workerVars(issuer, { OPENAI_API_BASE: oai.url, ANTHROPIC_API_BASE: ant.url }) });
+});
+after(async () => {
+  await worker?.stop();
+  await oai?.close();
+  await ant?.close();
+});
+
+async function settle(id, runId, ms = 120_000) {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    const run = await api('user_ai', 'GET', `/api/v1/datasources/${id}/sync-runs/${runId}`);
+    if (['succeeded', 'partial', 'failed'].includes(run.body.status)) return run.body;
+  }
+  assert.fail('the run did not finish');
+}
+
+/** Every raw value of a datasource, all pages. */
+async function values(id) {
+  const out = [];
+  for (let page = 1; ; page++) {
+    const res = await api('user_ai', 'GET', `/api/v1/activity?datasource_id=${id}&per_page=1000&page=${page}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    out.push(...res.body.data);
+    if (out.length >= res.body.pagination.total) return out;
+  }
+}
+
+function expected(fake, pick) {
+  const sums = {};
+  for (let n = 1; n <= 50; n++) {
+    for (const [model, u] of Object.entries(fake.usage[dayKey(n)])) {
+      for (const [key, q] of pick(model, u)) sums[key] = (sums[key] ?? 0) + q;
+    }
+  }
+  return sums;
+}
+
+function totals(vals) {
+  const sums = {};
+  for (const v of vals) {
+    const key = `${v.activity_type}|${v.detail}|${v.unit}`;
+    sums[key] = (sums[key] ?? 0) + v.quantity;
+  }
+  for (const k of Object.keys(sums)) sums[k] = Math.round(sums[k] * 1e6) / 1e6;
+  return sums;
+}
+
+const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 1e6) / 1e6]));
+
+for (const vendor of ['openai', 'anthropic']) {
+  test(`${vendor}: a first sync stores daily tokens per model and daily spend, exactly, without today`, async () => {
+    const fake = vendor === 'openai' ? oai : ant;
+    const created = await api('user_ai', 'POST', '/api/v1/datasources', { integration_id: vendor, credentials: { admin_key: vendor === 'openai' ? OPENAI_KEY : ANTHROPIC_KEY } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    fake.throttleUsage = 1;
+    const started = await api('user_ai', 'POST', `/api/v1/datasources/${id}/sync`);
+    assert.equal(started.status, 202);
+    const run = await settle(id, started.body.id);
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    const got = totals(await values(id));
+    const want = round(
+      expected(fake, (model, u) =>
+        vendor === 'openai'
+          ? [
+              [`ai_tokens|${model}|input_tokens`, u.input + (u.embedding || 0)],
+              [`ai_tokens|${model}|output_tokens`, u.output],
+              [`spend|${model}, input|USD`, u.cost],
+            ]
+          : [
+              [`ai_tokens|${model}|input_tokens`, u.input],
+              [`ai_tokens|${model}|output_tokens`, u.output],
+              [`spend|${model} Usage - Input Tokens|USD`, u.cost],
+            ],
+      ),
+    );
+    // Zero-cost days still store a zero: compare the keys with a value.
+    assert.deepEqual(got, want);
+    const vals = await values(id);
+    assert.ok(vals.every((v) => Date.parse(v.period_end) <= today), "today's bucket waits for tomorrow");
+    assert.ok(vals.every((v) => Date.parse(v.period_end) - Date.parse(v.period_start) === DAY));
+    // 396 days in pages of 31 buckets: 13 per report (the throttled call is not one).
+    assert.equal(fake.usageRequests.length, (vendor === 'openai' ? 3 : 2) * 13);
+    const ds = (await api('user_ai', 'GET', `/api/v1/datasources/${id}`)).body;
+    assert.equal(ds.coverage.to, new Date(today - 0).toISOString().replace('.000', ''));
+
+    // Late data for yesterday, and the incremental sync asks only for the last days.
+    fake.usageRequests.length = 0;
+    const model = Object.keys(fake.usage[dayKey(1)])[0];
+    fake.usage[dayKey(1)][model].output += 5;
+    const again = await api('user_ai', 'POST', `/api/v1/datasources/${id}/sync`);
+    const second = await settle(id, again.body.id);
+    assert.equal(second.status, 'succeeded');
+    assert.equal(second.updated, 1, JSON.stringify(second));
+    assert.equal(second.inserted, 0);
+    assert.ok(fake.usageRequests.every((r) => r.from >= today - 3 * DAY), JSON.stringify(fake.usageRequests));
+  });
+}
+
+test('OpenAI and Anthropic are available in the catalog, with Octopus', async () => {
+  const res = await worker.fetch('/api/v1/integrations?status=available&per_page=100');
+  const ids = (await res.json()).data.map((i) => i.id);
+  for (const id of ['octopus-energy', 'openai', 'anthropic']) assert.ok(ids.includes(id), `${id} in ${ids}`);
+});
