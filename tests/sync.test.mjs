@@ -113,6 +113,13 @@ test('a page that fails mid-sync is retried and the run resumes with nothing mis
   octo.failPage = octo.consumptionCalls + 3;
   const started = await api('user_sync', 'POST', `/api/v1/datasources/${id}/sync`, { mode: 'full' });
   assert.equal(started.status, 202);
+  // While the run waits to retry, the failing stream says why.
+  let failing;
+  for (const end = Date.now() + 30_000; !failing && Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+    failing = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body.streams.find((st) => st.last_error);
+  }
+  assert.ok(failing, 'a stream shows its last error');
+  assert.match(failing.last_error, /Server error/);
   const run = await settle(id, started.body.id, 120_000);
   assert.equal(run.status, 'succeeded', JSON.stringify(run));
   assert.equal(run.inserted, 0);
@@ -122,6 +129,9 @@ test('a page that fails mid-sync is retried and the run resumes with nothing mis
   const runs = (await api('user_sync', 'GET', `/api/v1/datasources/${id}/sync-runs`)).body;
   assert.equal(runs.pagination.total, 3);
   assert.equal(runs.data[0].id, started.body.id, 'newest first');
+  const streams = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body.streams;
+  assert.deepEqual(streams.map((st) => [st.kind, st.last_error]).sort(), [['electricity', null], ['gas', null]]);
+  assert.ok(streams.every((st) => st.first_period && st.last_period));
 });
 
 /** The UTC instants of UK midnight on the spring and autumn clock-change days of `year`. */

@@ -64,7 +64,13 @@ pub async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// GET /api/v1/datasources/{id}
 pub async fn get(call: &Call<'_>) -> Result<Reply, ApiError> {
     let ctx = call.services()?;
-    Reply::json(200, &View::from(owned(&ctx, call).await?))
+    let mut view = View::from(owned(&ctx, call).await?);
+    view.streams = Some(
+        crate::storage::runs::streams(&ctx.db, &view.id)
+            .await
+            .map_err(db_error)?,
+    );
+    Reply::json(200, &view)
 }
 
 /// PUT /api/v1/datasources/{id}

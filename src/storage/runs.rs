@@ -342,3 +342,19 @@ pub async fn purge(db: &Db, before: &str) -> worker::Result<()> {
     .await?;
     Ok(())
 }
+
+/// A datasource's streams, for its detail view.
+pub async fn streams(
+    db: &Db,
+    datasource_id: &str,
+) -> worker::Result<Vec<carbon_core::datasources::StreamView>> {
+    db.prepare(
+        "SELECT stream AS key, COALESCE(json_extract(spec, '$.kind'), json_extract(spec, '$.report'), \
+         json_extract(spec, '$.source')) AS kind, first_period, cursor AS last_period, last_error, updated_at \
+         FROM sync_streams WHERE datasource_id = ?1 ORDER BY stream LIMIT 500",
+    )
+    .bind(&[text(datasource_id)])?
+    .all()
+    .await?
+    .results()
+}

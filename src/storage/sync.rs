@@ -271,6 +271,24 @@ impl SyncStore for D1SyncStore<'_> {
             .map_err(|e| e.to_string())
     }
 
+    async fn stream_failed(&self, stream: &str, error: &str) -> Result<(), String> {
+        self.db
+            .prepare(
+                "UPDATE sync_streams SET last_error = ?1, updated_at = ?2 WHERE datasource_id = ?3 AND stream = ?4",
+            )
+            .bind(&[
+                text(error),
+                text(&timestamp(crate::clock::now())),
+                text(self.datasource_id),
+                text(stream),
+            ])
+            .map_err(|e| e.to_string())?
+            .run()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     async fn apply_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, String> {
         let now = timestamp(page.now);
         let mut statements = vec![counters(self.db, page.run_id).map_err(|e| e.to_string())?];

@@ -122,6 +122,18 @@ pub struct Record {
     pub coverage_to: Option<String>,
 }
 
+/// One stream of a datasource (a meter, a system, a tenant, a report), with
+/// the data held for it and why its last page failed, if it did.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct StreamView {
+    pub key: String,
+    pub kind: Option<String>,
+    pub first_period: Option<String>,
+    pub last_period: Option<String>,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
 /// The data a datasource holds, from its first interval to its last.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Coverage {
@@ -158,6 +170,9 @@ pub struct View {
     pub last_run: Option<Value>,
     /// `null` until data is held.
     pub coverage: Option<Coverage>,
+    /// In `GET /datasources/{id}` only: each stream's coverage and last error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<Vec<StreamView>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -202,6 +217,7 @@ impl From<Record> for View {
                 .coverage_from
                 .zip(r.coverage_to)
                 .map(|(from, to)| Coverage { from, to }),
+            streams: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

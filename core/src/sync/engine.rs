@@ -74,6 +74,9 @@ pub trait SyncStore {
     ) -> Result<(), String>;
     /// The atomic page write (see [`PageWrite`]).
     async fn apply_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, String>;
+    /// Notes why a stream's last page failed (shown per stream; cleared by
+    /// the stream's next page). Best effort: the run records the failure.
+    async fn stream_failed(&self, stream: &str, error: &str) -> Result<(), String>;
 }
 
 #[allow(async_fn_in_trait)]
@@ -262,11 +265,23 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
             budget -= 1;
             let resp = match fetcher.send(&req).await {
                 Ok(resp) => resp,
-                Err(e) => return retry(progress, e),
+                Err(e) => {
+                    let _ = store.stream_failed(&stream.key, &e).await;
+                    return retry(progress, e);
+                }
             };
             let page = match source.parse_page(&stream.key, &stream.spec, window, &resp) {
                 Ok(page) => page,
-                Err(err) => return page_failure(progress, err),
+                Err(err) => {
+                    let said = match &err {
+                        PageError::RateLimited { .. } => "rate limited by the provider".to_owned(),
+                        PageError::Unauthorized(r)
+                        | PageError::Rejected(r)
+                        | PageError::Transient(r) => r.clone(),
+                    };
+                    let _ = store.stream_failed(&stream.key, &said).await;
+                    return page_failure(progress, err);
+                }
             };
             if page.covered_to <= position {
                 return retry(

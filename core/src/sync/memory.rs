@@ -67,6 +67,8 @@ pub struct State {
     pub positions: BTreeMap<(String, String), (DateTime<Utc>, bool)>,
     pub records: BTreeMap<RecordKey, Stored>,
     pub counts: PageCounts,
+    /// The last failure noted per stream.
+    pub errors: BTreeMap<String, String>,
 }
 
 pub struct MemoryStore<'a> {
@@ -179,6 +181,14 @@ impl SyncStore for MemoryStore<'_> {
             Cut::After => Err("crash after apply_page".into()),
             _ => Ok(counts),
         }
+    }
+
+    async fn stream_failed(&self, stream: &str, error: &str) -> Result<(), String> {
+        self.state
+            .borrow_mut()
+            .errors
+            .insert(stream.to_owned(), error.to_owned());
+        Ok(())
     }
 }
 
