@@ -189,6 +189,29 @@ SELECT s.datasource_id, s.user_id, s.activity_type, s.detail, s.source_ref, s.un
 FROM activity a JOIN activity_streams s ON s.id = a.stream JOIN raw_pages p ON p.id = a.page
 LEFT JOIN tariffs t ON t.id = a.tariff;
 
+-- GB regional grid carbon intensity, once per region and half-hour.
+CREATE TABLE grid_intensity (
+    -- Carbon Intensity API region id (1-17).
+    region INTEGER NOT NULL,
+    -- Unix seconds, UTC; the half-hour starting then.
+    period_start INTEGER NOT NULL,
+    -- gCO2/kWh. Regional figures are forecasts, revised until the period
+    -- is past; `actual` is kept where the API gives one.
+    forecast REAL,
+    actual REAL,
+    index_label TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (region, period_start)
+) WITHOUT ROWID;
+
+CREATE TABLE grid_regions (
+    region INTEGER PRIMARY KEY,
+    -- Fetched up to here (the last day is read again each refresh).
+    cursor TEXT,
+    last_error TEXT,
+    updated_at TEXT NOT NULL
+);
+
 -- Who did what to which connection, including every credential decryption.
 CREATE TABLE audit_log (
     id TEXT PRIMARY KEY,

@@ -9,6 +9,7 @@ mod connections;
 mod crypto;
 mod handlers;
 mod http;
+mod intensity;
 mod limits;
 mod outbound;
 mod random;

@@ -40,14 +40,24 @@ pub async fn run(cron: &str, env: &Env) {
     };
     if cron == SYNC_CRON {
         let scheduled = sync::schedule(&ctx).await;
+        let grid = crate::intensity::refresh(&ctx).await;
+        let errors: Vec<String> = [
+            scheduled.as_ref().err().map(|e| format!("sync: {e:?}")),
+            grid.as_ref().err().map(|e| format!("grid intensity: {e:?}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let line = json!({
-            "level": if scheduled.is_ok() { "info" } else { "error" },
+            "level": if errors.is_empty() { "info" } else { "error" },
             "msg": "scheduled",
             "request_id": run_id,
             "cron": cron,
             "sync_queued": scheduled.as_ref().map(|s| s.0).unwrap_or(0),
             "sync_resent": scheduled.as_ref().map(|s| s.1).unwrap_or(0),
-            "error": scheduled.err().map(|e| format!("{e:?}")),
+            "intensity_windows": grid.as_ref().map(|g| g.0).unwrap_or(0),
+            "intensity_points": grid.as_ref().map(|g| g.1).unwrap_or(0),
+            "error": (!errors.is_empty()).then(|| errors.join("; ")),
         });
         worker::console_log!("{line}");
         return;

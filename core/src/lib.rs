@@ -13,6 +13,7 @@ pub mod datasources;
 pub mod deployment;
 pub mod error;
 pub mod etag;
+pub mod intensity;
 pub mod log;
 pub mod oauth;
 pub mod oauth_page;

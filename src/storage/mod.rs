@@ -6,6 +6,7 @@ pub mod audit;
 pub mod credentials;
 pub mod datasources;
 pub mod ingest;
+pub mod intensity;
 pub mod oauth_states;
 pub mod runs;
 pub mod sync;

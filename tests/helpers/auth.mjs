@@ -37,6 +37,9 @@ export function workerVars(issuer, extra = {}) {
     CLERK_AUTHORIZED_PARTIES: FRONTEND,
     ALLOWED_ORIGINS: FRONTEND,
     ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+    // The sync cron also refreshes grid intensity: tests not about it point
+    // it at a closed loopback port (refused at once) instead of the network.
+    CARBON_INTENSITY_API_BASE: 'http://127.0.0.1:9',
     ...extra,
   };
 }
