@@ -35,14 +35,22 @@ pub async fn refresh(ctx: &Ctx<'_>) -> Result<(u32, u32), ApiError> {
         fetched += 1;
         match answer {
             Ok(points) => {
-                rows::store(&ctx.db, w.region, &points, intensity::next_cursor(w.to, now), now)
-                    .await
-                    .map_err(db_error)?;
+                rows::store(
+                    &ctx.db,
+                    w.region,
+                    &points,
+                    intensity::next_cursor(w.to, now),
+                    now,
+                )
+                .await
+                .map_err(db_error)?;
                 stored += points.len() as u32;
             }
             Err(e) => {
                 failed.push(w.region);
-                rows::failed(&ctx.db, w.region, &e, now).await.map_err(db_error)?;
+                rows::failed(&ctx.db, w.region, &e, now)
+                    .await
+                    .map_err(db_error)?;
             }
         }
     }

@@ -43,7 +43,9 @@ pub async fn run(cron: &str, env: &Env) {
         let grid = crate::intensity::refresh(&ctx).await;
         let errors: Vec<String> = [
             scheduled.as_ref().err().map(|e| format!("sync: {e:?}")),
-            grid.as_ref().err().map(|e| format!("grid intensity: {e:?}")),
+            grid.as_ref()
+                .err()
+                .map(|e| format!("grid intensity: {e:?}")),
         ]
         .into_iter()
         .flatten()

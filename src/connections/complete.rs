@@ -226,7 +226,7 @@ async fn store_grant(
         status: Status::Pending.as_str(),
         last_error: None,
         settings: "{}",
-        sync_frequency_minutes: datasources::DEFAULT_SYNC_MINUTES,
+        sync_frequency_minutes: carbon_core::providers::default_sync_minutes(&entry.integration),
         credentials: Some(&sealed),
         credential_hint: Some("OAuth authorisation"),
         token_expires_at: expires.as_deref(),

@@ -32,7 +32,13 @@ pub async fn regions(db: &Db, now: &str) -> worker::Result<Vec<(u8, Option<DateT
 }
 
 /// Stores a window's points and moves the region on, in one transaction.
-pub async fn store(db: &Db, region: u8, points: &[Point], cursor: DateTime<Utc>, now: DateTime<Utc>) -> worker::Result<()> {
+pub async fn store(
+    db: &Db,
+    region: u8,
+    points: &[Point],
+    cursor: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> worker::Result<()> {
     let json = serde_json::to_string(points).unwrap_or_default();
     let upsert = db
         .prepare(
@@ -55,7 +61,11 @@ pub async fn store(db: &Db, region: u8, points: &[Point], cursor: DateTime<Utc>,
 
 pub async fn failed(db: &Db, region: u8, error: &str, now: DateTime<Utc>) -> worker::Result<()> {
     db.prepare("UPDATE grid_regions SET last_error = ?1, updated_at = ?2 WHERE region = ?3")
-        .bind(&[opt_text(Some(error)), text(&timestamp(now)), int(region.into())])?
+        .bind(&[
+            opt_text(Some(error)),
+            text(&timestamp(now)),
+            int(region.into()),
+        ])?
         .run()
         .await?;
     Ok(())

@@ -135,8 +135,8 @@ fn check_settings(errors: &mut Errors, settings: Option<Value>) -> Value {
     }
 }
 
-fn check_frequency(errors: &mut Errors, minutes: Option<u32>) -> u32 {
-    let minutes = minutes.unwrap_or(DEFAULT_SYNC_MINUTES);
+fn check_frequency(errors: &mut Errors, minutes: Option<u32>, default: u32) -> u32 {
+    let minutes = minutes.unwrap_or(default);
     if !(MIN_SYNC_MINUTES..=MAX_SYNC_MINUTES).contains(&minutes) {
         errors.add(
             "sync_frequency_minutes",
@@ -218,7 +218,11 @@ impl CreateBody {
         let display_name = check_name(&mut errors, self.display_name.as_deref(), &i.name);
         check_credentials(&mut errors, i, &self.credentials);
         let settings = check_settings(&mut errors, self.settings);
-        let sync_frequency_minutes = check_frequency(&mut errors, self.sync_frequency_minutes);
+        let sync_frequency_minutes = check_frequency(
+            &mut errors,
+            self.sync_frequency_minutes,
+            providers::default_sync_minutes(i),
+        );
         errors.finish(NewDatasource {
             entry,
             display_name,
@@ -247,7 +251,7 @@ impl UpdateBody {
         let settings = self.settings.map(|s| check_settings(&mut errors, Some(s)));
         let sync_frequency_minutes = self
             .sync_frequency_minutes
-            .map(|m| check_frequency(&mut errors, Some(m)));
+            .map(|m| check_frequency(&mut errors, Some(m), DEFAULT_SYNC_MINUTES));
         if let Some(creds) = &self.credentials {
             if integration.auth_type == AuthType::OAuth2 {
                 errors.add(

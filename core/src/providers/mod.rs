@@ -119,6 +119,30 @@ pub trait Provider: Sync {
             webhooks: false,
         }
     }
+
+    /// How often new data appears at the provider, in minutes, when that is
+    /// slower than the catalog's granularity says (Octopus publishes
+    /// half-hourly readings a day late): the default sync period.
+    fn publishes_every(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// A new datasource's default sync period: how often the provider publishes
+/// where it says, else the catalog's granularity, within 15 minutes and a
+/// day.
+pub fn default_sync_minutes(integration: &crate::catalog::model::Integration) -> u32 {
+    use crate::catalog::model::Granularity as G;
+    let by_granularity = match integration.granularity {
+        G::Realtime | G::FiveMinute | G::FifteenMinute => 15,
+        G::HalfHourly => 30,
+        G::Hourly => 60,
+        G::Daily | G::Monthly | G::PerRecord | G::Unknown => 1440,
+    };
+    provider(&integration.id)
+        .and_then(|p| p.publishes_every())
+        .unwrap_or(by_granularity)
+        .clamp(crate::datasources::MIN_SYNC_MINUTES, 1440)
 }
 
 static PROVIDERS: &[&dyn Provider] = &[

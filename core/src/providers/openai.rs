@@ -41,6 +41,11 @@ impl Provider for OpenAi {
         }))
     }
 
+    /// Usage is stored by whole day.
+    fn publishes_every(&self) -> Option<u32> {
+        Some(1440)
+    }
+
     fn support(&self) -> super::Support {
         super::Support {
             connect: true,

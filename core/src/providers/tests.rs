@@ -215,3 +215,24 @@ fn provider_text_loses_markup_controls_and_length() {
     let long = "x".repeat(5000);
     assert!(sanitize(&long).chars().count() <= 201);
 }
+
+#[test]
+fn the_default_sync_period_follows_publication_then_granularity() {
+    let get = |id: &str| &crate::catalog::catalog().get(id).unwrap().integration;
+    assert_eq!(
+        super::default_sync_minutes(get("octopus-energy")),
+        1440,
+        "half-hourly data, published daily"
+    );
+    assert_eq!(
+        super::default_sync_minutes(get("home-assistant")),
+        60,
+        "hourly statistics"
+    );
+    assert_eq!(
+        super::default_sync_minutes(get("solaredge")),
+        15,
+        "fifteen-minute data"
+    );
+    assert_eq!(super::default_sync_minutes(get("csv-upload")), 1440);
+}

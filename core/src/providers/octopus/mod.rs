@@ -73,6 +73,11 @@ impl Provider for Octopus {
         }))
     }
 
+    /// Smart-meter readings arrive the next day.
+    fn publishes_every(&self) -> Option<u32> {
+        Some(1440)
+    }
+
     fn support(&self) -> super::Support {
         super::Support {
             connect: true,
