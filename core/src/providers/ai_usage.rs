@@ -53,6 +53,17 @@ pub struct AiUsageSync {
     pub admin_key: String,
 }
 
+impl AiUsageSync {
+    /// The source for a connection's admin key, at the configured base URL.
+    pub fn boxed(vendor: Vendor, base: String, secrets: super::Secrets<'_>) -> Box<dyn Source> {
+        Box::new(AiUsageSync {
+            vendor,
+            base,
+            admin_key: secrets.field("admin_key").to_owned(),
+        })
+    }
+}
+
 /// A report stream: usage of one kind, or costs.
 fn reports(vendor: Vendor) -> &'static [&'static str] {
     match vendor {

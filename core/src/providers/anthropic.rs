@@ -35,11 +35,8 @@ impl Provider for Anthropic {
         settings: &dyn Settings,
         _user_settings: &serde_json::Value,
     ) -> Option<Box<dyn crate::sync::engine::Source>> {
-        Some(Box::new(AiUsageSync {
-            vendor: Vendor::Anthropic,
-            base: setting(settings, "ANTHROPIC", "API_BASE", API_BASE),
-            admin_key: secrets.field("admin_key").to_owned(),
-        }))
+        let base = setting(settings, "ANTHROPIC", "API_BASE", API_BASE);
+        Some(AiUsageSync::boxed(Vendor::Anthropic, base, secrets))
     }
 
     /// Usage is stored by whole day.
@@ -48,10 +45,6 @@ impl Provider for Anthropic {
     }
 
     fn support(&self) -> super::Support {
-        super::Support {
-            connect: true,
-            sync: true,
-            webhooks: false,
-        }
+        super::Support::SYNCS
     }
 }

@@ -35,6 +35,15 @@ pub struct Support {
     pub webhooks: bool,
 }
 
+impl Support {
+    /// Connects and syncs (no provider webhooks yet).
+    pub const SYNCS: Support = Support {
+        connect: true,
+        sync: true,
+        webhooks: false,
+    };
+}
+
 /// Read access to configuration (the Worker's env; a map in tests).
 pub trait Settings {
     fn get(&self, name: &str) -> Option<String>;

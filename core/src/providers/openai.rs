@@ -34,11 +34,8 @@ impl Provider for OpenAi {
         settings: &dyn Settings,
         _user_settings: &serde_json::Value,
     ) -> Option<Box<dyn crate::sync::engine::Source>> {
-        Some(Box::new(AiUsageSync {
-            vendor: Vendor::OpenAi,
-            base: setting(settings, "OPENAI", "API_BASE", API_BASE),
-            admin_key: secrets.field("admin_key").to_owned(),
-        }))
+        let base = setting(settings, "OPENAI", "API_BASE", API_BASE);
+        Some(AiUsageSync::boxed(Vendor::OpenAi, base, secrets))
     }
 
     /// Usage is stored by whole day.
@@ -47,10 +44,6 @@ impl Provider for OpenAi {
     }
 
     fn support(&self) -> super::Support {
-        super::Support {
-            connect: true,
-            sync: true,
-            webhooks: false,
-        }
+        super::Support::SYNCS
     }
 }

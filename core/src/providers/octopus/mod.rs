@@ -79,11 +79,7 @@ impl Provider for Octopus {
     }
 
     fn support(&self) -> super::Support {
-        super::Support {
-            connect: true,
-            sync: true,
-            webhooks: false,
-        }
+        super::Support::SYNCS
     }
 
     fn interpret_probe(&self, resp: &HttpResponse) -> Probe {
