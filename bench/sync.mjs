@@ -101,7 +101,7 @@ async function withoutGas(upstream) {
   };
 }
 
-/** Miniflare options for the bindings wrangler.toml declares beyond D1 (top level, not env.production). */
+/** Miniflare options for the bindings wrangler.toml declares beyond D1 (top level, not env.production): queues, R2, rate limiters, Durable Objects. */
 export async function wranglerBindings(root) {
   const { experimental_readRawConfig } = await import('wrangler');
   const { rawConfig: c } = experimental_readRawConfig({ config: path.join(root, 'wrangler.toml') });
@@ -116,6 +116,7 @@ export async function wranglerBindings(root) {
     queueConsumers: Object.fromEntries((c.queues?.consumers ?? []).map((q) => [q.queue, consumer(q)])),
     r2Buckets: Object.fromEntries((c.r2_buckets ?? []).map((b) => [b.binding, b.bucket_name])),
     ratelimits: Object.fromEntries((c.ratelimits ?? []).map((r) => [r.name, { namespace_id: r.namespace_id, simple: r.simple }])),
+    durableObjects: Object.fromEntries((c.durable_objects?.bindings ?? []).map((d) => [d.name, { className: d.class_name, useSQLite: true }])),
   };
 }
 

@@ -10,6 +10,9 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import RustWorker from '../build/index.js';
 
+// Durable Object classes the Rust Worker defines, for the runtime to find.
+export { ProviderBudget } from '../build/index.js';
+
 const inFlight = new Set();
 globalThis.__carbonOnPanic = () => {
   for (const fail of inFlight) fail(new Error('worker panicked'));

@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod budget;
 mod clock;
 mod config;
 mod connections;

@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod auth;
 pub mod body;
+pub mod budget;
 pub mod catalog;
 pub mod cors;
 pub mod crypto;

@@ -19,9 +19,9 @@ use worker::{Env, MessageBuilder};
 
 use crate::connections::refresh::fresh_tokens;
 use crate::connections::{db_error, Ctx, Secret};
-use crate::random;
 use crate::storage::runs::{self, Finish, NewRun};
 use crate::storage::sync::D1SyncStore;
+use crate::{budget, random};
 use adapters::{R2Blobs, WorkerFetcher};
 
 pub const QUEUE: &str = "SYNC_QUEUE";
@@ -181,10 +181,27 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         .env
         .bucket(RAW_BUCKET)
         .map_err(|e| ApiError::internal(format!("R2 binding {RAW_BUCKET}: {e}")))?;
+    // Providers that limit the platform's app, not each connection: the
+    // calls come from the app's shared budget before any is made.
+    let limits = provider
+        .map(|p| p.app_limits(&ctx.settings()))
+        .unwrap_or_default();
+    let calls = if limits.is_empty() {
+        u32::MAX
+    } else {
+        let grant = budget::take(ctx.env, &rec.integration_id, SLICE_BUDGET / 2, &limits).await?;
+        if grant.calls == 0 {
+            let wait = Duration::seconds(grant.retry_after.unwrap_or(60).into());
+            let said = "waiting for the provider's shared call budget";
+            return wait_for(ctx, &run, now, wait, said).await;
+        }
+        grant.calls
+    };
     let slice = Slice {
         run_id: &run.id,
         plan: &plan,
         budget: SLICE_BUDGET,
+        calls,
         now,
     };
     let outcome = run_slice(
@@ -207,12 +224,12 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             let wait = wait
                 .unwrap_or(Duration::seconds(60))
                 .max(Duration::seconds(1));
-            let at = timestamp(now + wait);
+            if !limits.is_empty() {
+                // The provider's count wins: no customer calls until then.
+                budget::close(ctx.env, &rec.integration_id, (now + wait).timestamp()).await?;
+            }
             let said = "the provider is rate limiting requests; waiting as it asked";
-            runs::postpone(&ctx.db, &run, &at, true, "rate_limited", said)
-                .await
-                .map_err(db_error)?;
-            send(ctx.env, &run.id, wait.num_seconds() as u32).await
+            wait_for(ctx, &run, now, wait, said).await
         }
         SliceOutcome::Retry(progress, reason) => {
             if run.attempts as u32 + 1 >= plan::MAX_ATTEMPTS {
@@ -270,6 +287,22 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             end(ctx, &run, &rec, "failed", "rejected", &reason, None).await
         }
     }
+}
+
+/// The run waits for `wait` without counting a failure (the provider, or
+/// its shared budget, asked).
+async fn wait_for(
+    ctx: &Ctx<'_>,
+    run: &Run,
+    now: DateTime<Utc>,
+    wait: Duration,
+    said: &str,
+) -> Result<(), ApiError> {
+    let at = timestamp(now + wait);
+    runs::postpone(&ctx.db, run, &at, true, "rate_limited", said)
+        .await
+        .map_err(db_error)?;
+    send(ctx.env, &run.id, wait.num_seconds() as u32).await
 }
 
 /// A failed slice waits, with exponential backoff and jitter, counted as a

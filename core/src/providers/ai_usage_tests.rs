@@ -137,6 +137,7 @@ fn sync(vendor: Vendor) -> (MemoryStore<'static>, u32) {
             run_id: "run_1",
             plan: &plan,
             budget: 40,
+            calls: u32::MAX,
             now: now(),
         };
         match block_on(run_slice(&store, &fake, &blobs, &src, &slice)) {

@@ -11,7 +11,7 @@
 
 pub mod ai_usage;
 mod anthropic;
-mod enphase;
+pub mod enphase;
 pub mod http;
 pub mod oauth_client;
 pub mod octopus;
@@ -127,6 +127,13 @@ pub trait Provider: Sync {
             sync: false,
             webhooks: false,
         }
+    }
+
+    /// The provider app's call limits, shared by every customer (e.g. an
+    /// API plan's calls a minute); empty when the provider limits each
+    /// connection instead.
+    fn app_limits(&self, _settings: &dyn Settings) -> Vec<crate::budget::Limit> {
+        Vec::new()
     }
 
     /// How often new data appears at the provider, in minutes, when that is

@@ -95,6 +95,9 @@ pub trait Blobs {
 pub enum PageError {
     /// 429 or a provider's throttling page: wait, this is not a failure.
     RateLimited { retry_after: Option<Duration> },
+    /// Rate limited until an instant the provider named (Enphase's quota
+    /// answer carries `period_end`).
+    RateLimitedUntil(DateTime<Utc>),
     /// The credentials are refused (401).
     Unauthorized(String),
     /// The request is refused for good (unknown meter, bad account).
@@ -147,6 +150,9 @@ pub struct Slice<'a> {
     pub plan: &'a RunPlan,
     /// Subrequests this slice may spend (fetches and raw-body puts).
     pub budget: u32,
+    /// Provider requests the provider app's shared budget granted this
+    /// slice (`u32::MAX` for providers without one).
+    pub calls: u32,
     pub now: DateTime<Utc>,
 }
 
@@ -182,9 +188,12 @@ pub fn raw_key(sha256: &str) -> String {
     format!("raw/{}/{sha256}", &sha256[..2])
 }
 
-fn page_failure(progress: Progress, err: PageError) -> SliceOutcome {
+fn page_failure(progress: Progress, err: PageError, now: DateTime<Utc>) -> SliceOutcome {
     match err {
         PageError::RateLimited { retry_after } => SliceOutcome::RateLimited(progress, retry_after),
+        PageError::RateLimitedUntil(until) => {
+            SliceOutcome::RateLimited(progress, Some((until - now).max(Duration::seconds(1))))
+        }
         PageError::Unauthorized(r) => SliceOutcome::Unauthorized(progress, r),
         PageError::Rejected(r) => SliceOutcome::Rejected(progress, r),
         PageError::Transient(r) => SliceOutcome::Retry(progress, r),
@@ -200,6 +209,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
 ) -> SliceOutcome {
     let mut progress = Progress::default();
     let mut budget = slice.budget;
+    let mut calls = slice.calls;
     let retry = |p, e: String| SliceOutcome::Retry(p, e);
     let mut streams = match store.streams(slice.run_id).await {
         Ok(s) => s,
@@ -210,12 +220,13 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
         let found = loop {
             match source.discovery(&answers) {
                 DiscoveryStep::Done(found) => break found,
-                DiscoveryStep::Failed(err) => return page_failure(progress, err),
+                DiscoveryStep::Failed(err) => return page_failure(progress, err, slice.now),
                 DiscoveryStep::Fetch(req) => {
-                    if budget == 0 {
+                    if budget == 0 || calls == 0 {
                         return SliceOutcome::More(progress);
                     }
                     budget -= 1;
+                    calls -= 1;
                     match fetcher.send(&req).await {
                         Ok(resp) => answers.push(resp),
                         Err(e) => return retry(progress, e),
@@ -261,8 +272,12 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                 stream.done = true;
                 break;
             }
+            if calls == 0 {
+                return SliceOutcome::More(progress);
+            }
             let req = source.page_request(&stream.spec, window.0, window.1);
             budget -= 1;
+            calls -= 1;
             let resp = match fetcher.send(&req).await {
                 Ok(resp) => resp,
                 Err(e) => {
@@ -274,13 +289,15 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                 Ok(page) => page,
                 Err(err) => {
                     let said = match &err {
-                        PageError::RateLimited { .. } => "rate limited by the provider".to_owned(),
+                        PageError::RateLimited { .. } | PageError::RateLimitedUntil(_) => {
+                            "rate limited by the provider".to_owned()
+                        }
                         PageError::Unauthorized(r)
                         | PageError::Rejected(r)
                         | PageError::Transient(r) => r.clone(),
                     };
                     let _ = store.stream_failed(&stream.key, &said).await;
-                    return page_failure(progress, err);
+                    return page_failure(progress, err, slice.now);
                 }
             };
             if page.covered_to <= position {

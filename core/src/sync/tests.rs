@@ -168,6 +168,7 @@ fn drive(
             run_id,
             plan,
             budget,
+            calls: u32::MAX,
             now: plan.to,
         };
         match block_on(run_slice(store, fetcher, blobs, &src, &slice)) {
@@ -310,6 +311,7 @@ fn two_consumers_racing_on_one_run_store_everything_once() {
                 run_id: "run_1",
                 plan: &plan,
                 budget: 4,
+                calls: u32::MAX,
                 now: plan.to,
             };
             let (a, b) = block_on(futures_util::future::join(

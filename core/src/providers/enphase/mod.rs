@@ -10,6 +10,13 @@ use serde_json::json;
 use super::http::{error_message, interpret, HttpRequest, HttpResponse, Probe};
 use super::oauth_client::{OAuthSpec, TokenStyle};
 use super::{setting, Provider, Secrets, Settings};
+use crate::budget::Limit;
+
+pub mod sync;
+
+/// The Watt plan's limits (10 calls a minute, 1,000 a month) unless
+/// `ENPHASE_RATE_LIMITS` says the app's plan (`"50/60"` for Kilowatt...).
+const DEFAULT_LIMITS: &str = "10/60,1000/2592000";
 
 pub struct Enphase;
 
@@ -53,6 +60,39 @@ impl Provider for Enphase {
         let key = settings.get("ENPHASE_API_KEY").unwrap_or_default();
         let query = serde_urlencoded::to_string([("key", key.as_str())]).unwrap_or_default();
         HttpRequest::get(format!("{base}/api/v4/systems?{query}")).bearer(secrets.access_token())
+    }
+
+    /// Daily production per system (`sync`), within the app's shared budget.
+    fn sync_source(
+        &self,
+        secrets: Secrets<'_>,
+        settings: &dyn Settings,
+        _user_settings: &serde_json::Value,
+    ) -> Option<Box<dyn crate::sync::engine::Source>> {
+        Some(Box::new(sync::EnphaseSync {
+            base: setting(settings, "ENPHASE", "API_BASE", API_BASE),
+            api_key: settings.get("ENPHASE_API_KEY").unwrap_or_default(),
+            access_token: secrets.access_token().to_owned(),
+        }))
+    }
+
+    fn app_limits(&self, settings: &dyn Settings) -> Vec<Limit> {
+        let configured = settings.get("ENPHASE_RATE_LIMITS");
+        configured
+            .as_deref()
+            .unwrap_or(DEFAULT_LIMITS)
+            .split(',')
+            .filter_map(Limit::parse)
+            .collect()
+    }
+
+    /// Daily production is final once the day is over.
+    fn publishes_every(&self) -> Option<u32> {
+        Some(1440)
+    }
+
+    fn support(&self) -> super::Support {
+        super::Support::SYNCS
     }
 
     fn interpret_probe(&self, resp: &HttpResponse) -> Probe {

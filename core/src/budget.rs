@@ -1,0 +1,195 @@
+//! One call budget per provider app, shared by every customer: providers
+//! limit the platform's client id (Enphase's plan: so many calls a minute
+//! for all of the app's users), not each connection. A slice asks for the
+//! calls it may make before making any; what would pass a limit is not
+//! granted, and the slice is requeued for when the window opens. A 429 from
+//! the provider closes the budget until the time it gives.
+//!
+//! The state lives in one Durable Object per provider app (one writer,
+//! strongly consistent: no two consumers can both take the last call); this
+//! is its logic, sans-I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// At most `calls` in every window of `seconds` (fixed windows aligned to
+/// the epoch, as providers count them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    pub calls: u32,
+    pub seconds: u32,
+}
+
+impl Limit {
+    /// `"10/60"`: ten calls a minute.
+    pub fn parse(s: &str) -> Option<Limit> {
+        let (calls, seconds) = s.trim().split_once('/')?;
+        let limit = Limit {
+            calls: calls.trim().parse().ok()?,
+            seconds: seconds.trim().parse().ok()?,
+        };
+        (limit.seconds > 0).then_some(limit)
+    }
+}
+
+/// What a provider app has spent, per window, and until when it is closed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// (window length in seconds, window start in unix seconds, calls spent)
+    pub windows: Vec<(u32, i64, u32)>,
+    /// Closed by the provider (a 429) until this unix second.
+    pub closed_until: i64,
+}
+
+/// The answer to a request for calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub calls: u32,
+    /// When nothing is granted: seconds until a call can be.
+    pub retry_after: Option<u32>,
+}
+
+impl Budget {
+    fn spent(&mut self, limit: &Limit, now: i64) -> &mut (u32, i64, u32) {
+        let start = now - now.rem_euclid(i64::from(limit.seconds));
+        let i = match self.windows.iter().position(|w| w.0 == limit.seconds) {
+            Some(i) => i,
+            None => {
+                self.windows.push((limit.seconds, start, 0));
+                self.windows.len() - 1
+            }
+        };
+        let w = &mut self.windows[i];
+        if w.1 != start {
+            *w = (limit.seconds, start, 0);
+        }
+        w
+    }
+
+    /// Grants up to `want` calls within every limit, and spends them.
+    pub fn take(&mut self, want: u32, limits: &[Limit], now: i64) -> Grant {
+        if now < self.closed_until {
+            return Grant {
+                calls: 0,
+                retry_after: Some((self.closed_until - now) as u32),
+            };
+        }
+        let mut calls = want;
+        let mut wait = 0i64;
+        for limit in limits {
+            let (seconds, start, spent) = *self.spent(limit, now);
+            let left = limit.calls.saturating_sub(spent);
+            if left == 0 {
+                wait = wait.max(start + i64::from(seconds) - now);
+            }
+            calls = calls.min(left);
+        }
+        if calls == 0 {
+            return Grant {
+                calls: 0,
+                retry_after: Some(wait.max(1) as u32),
+            };
+        }
+        for limit in limits {
+            self.spent(limit, now).2 += calls;
+        }
+        Grant {
+            calls,
+            retry_after: None,
+        }
+    }
+
+    /// The provider said no until `until` (unix seconds).
+    pub fn close(&mut self, until: i64) {
+        self.closed_until = self.closed_until.max(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Limit = Limit {
+        calls: 10,
+        seconds: 60,
+    };
+    const MONTH: Limit = Limit {
+        calls: 25,
+        seconds: 2_592_000,
+    };
+
+    #[test]
+    fn grants_never_pass_any_limit_and_say_when_to_come_back() {
+        let mut b = Budget::default();
+        let t0 = 1_800_000_000 - 1_800_000_000 % 60; // a minute boundary
+        assert_eq!(b.take(6, &[MINUTE, MONTH], t0).calls, 6);
+        assert_eq!(
+            b.take(6, &[MINUTE, MONTH], t0 + 10).calls,
+            4,
+            "what is left of the minute"
+        );
+        assert_eq!(
+            b.take(1, &[MINUTE, MONTH], t0 + 20),
+            Grant {
+                calls: 0,
+                retry_after: Some(40)
+            }
+        );
+        assert_eq!(
+            b.take(20, &[MINUTE, MONTH], t0 + 60).calls,
+            10,
+            "a new minute"
+        );
+        assert_eq!(
+            b.take(20, &[MINUTE, MONTH], t0 + 120).calls,
+            5,
+            "the month has 5 left"
+        );
+        let none = b.take(1, &[MINUTE, MONTH], t0 + 180);
+        assert_eq!(none.calls, 0);
+        assert!(none.retry_after.unwrap() > 86_400);
+    }
+
+    #[test]
+    fn a_provider_429_closes_the_budget_until_its_time() {
+        let mut b = Budget::default();
+        b.close(1_000_100);
+        assert_eq!(
+            b.take(3, &[MINUTE], 1_000_000),
+            Grant {
+                calls: 0,
+                retry_after: Some(100)
+            }
+        );
+        assert_eq!(b.take(3, &[MINUTE], 1_000_100).calls, 3);
+        assert_eq!(
+            Limit::parse("4/5"),
+            Some(Limit {
+                calls: 4,
+                seconds: 5
+            })
+        );
+        assert_eq!(Limit::parse("4/0"), None);
+    }
+
+    #[test]
+    fn a_thousand_random_requests_never_overspend_a_window() {
+        let mut b = Budget::default();
+        let mut per_window = std::collections::BTreeMap::new();
+        let mut seed = 7u64;
+        let mut t = 1_000_000i64;
+        for _ in 0..1000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            t += (seed >> 60) as i64; // 0-15 s apart
+            let want = ((seed >> 40) % 8) as u32 + 1;
+            let g = b.take(want, &[MINUTE], t);
+            *per_window.entry(t - t.rem_euclid(60)).or_insert(0) += g.calls;
+        }
+        assert!(
+            per_window.values().all(|&n| n <= MINUTE.calls),
+            "{per_window:?}"
+        );
+        assert!(per_window.values().any(|&n| n == MINUTE.calls));
+    }
+}

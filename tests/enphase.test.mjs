@@ -1,0 +1,119 @@
+// Enphase through the built Worker: daily solar production per system from
+// energy_lifetime (a fake speaking the documented v4 shapes and counting
+// calls per app in fixed windows, as the plans do), and one call budget for
+// the whole app: three customers due at once never take the app past its
+// plan's limit, and the runs wait for the next window instead of failing.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { newIssuer, workerVars } from './helpers/auth.mjs';
+import { userClient } from './helpers/http.mjs';
+import { connectOAuth } from './helpers/oauth.mjs';
+import { startWorker } from './helpers/worker.mjs';
+import { enphase } from './fakes/enphase.mjs';
+
+const issuer = newIssuer();
+const DAY = 86400_000;
+let worker, en;
+const api = userClient(() => worker, issuer);
+const LIMIT = { calls: 3, seconds: 5 };
+
+before(async () => {
+  en = await enphase({ clientId: 'enphase-client', clientSecret: 'enphase-secret-Do-Not-Leak', apiKey: 'enphase-app-key' });
+  worker = await startWorker({
+    vars: workerVars(issuer, {
+      ENPHASE_CLIENT_ID: 'enphase-client',
+      ENPHASE_CLIENT_SECRET: 'enphase-secret-Do-Not-Leak',
+      ENPHASE_API_KEY: 'enphase-app-key',
+      ENPHASE_AUTHORIZE_URL: `${en.url}/oauth/authorize`,
+      ENPHASE_TOKEN_URL: `${en.url}/oauth/token`,
+      ENPHASE_API_BASE: en.url,
+      ENPHASE_RATE_LIMITS: `${LIMIT.calls}/${LIMIT.seconds}`,
+    }),
+  });
+});
+after(async () => {
+  await worker?.stop();
+  await en?.close();
+});
+
+/** 500 days of production up to and including today (UTC dates). */
+function production(salt) {
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const start = today - 499 * DAY;
+  return { start: new Date(start).toISOString().slice(0, 10), wh: Array.from({ length: 500 }, (_, i) => ((i * 37 + salt) % 90) * 250 + 11), today, startMs: start };
+}
+
+async function settle(user, id, runId, ms = 120_000) {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    const run = await api(user, 'GET', `/api/v1/datasources/${id}/sync-runs/${runId}`);
+    if (['succeeded', 'partial', 'failed'].includes(run.body.status)) return run.body;
+  }
+  assert.fail('the run did not finish');
+}
+
+test('three customers due at once share the app budget: the plan limit is never passed, every run succeeds', async () => {
+  const users = ['user_en_a', 'user_en_b', 'user_en_c'];
+  const ids = [];
+  for (const user of users) ids.push(await connectOAuth(worker, api, user, 'enphase'));
+  const systems = [];
+  for (const [i, user] of users.entries()) {
+    const ds = (await api(user, 'GET', `/api/v1/datasources/${ids[i]}`)).body;
+    assert.equal(ds.status, 'active');
+    const system = ds.provider.systems[0].system_id;
+    systems.push(system);
+    en.production[system] = production(i * 11);
+  }
+  // Connecting probed the API; count the sync's calls from a fresh window on.
+  await new Promise((r) => setTimeout(r, (LIMIT.seconds - ((Date.now() / 1000) % LIMIT.seconds)) * 1000 + 50));
+  en.windows = {};
+  en.limit = LIMIT;
+
+  assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
+  for (const [i, user] of users.entries()) {
+    const runs = (await api(user, 'GET', `/api/v1/datasources/${ids[i]}/sync-runs`)).body.data;
+    assert.equal(runs.length, 1, 'the cron queued every due datasource');
+    const run = await settle(user, ids[i], runs[0].id);
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.attempts, 0, 'waiting for the budget is not a failure');
+  }
+  assert.equal(en.rejected, 0, 'the provider never had to refuse a call');
+  const perWindow = Object.values(en.windows);
+  assert.ok(perWindow.every((n) => n <= LIMIT.calls), JSON.stringify(en.windows));
+  assert.ok(perWindow.length >= 2, 'six calls at three a window take at least two windows');
+
+  // Exact daily production, in kWh: the horizon's days (396) up to yesterday.
+  for (const [i, user] of users.entries()) {
+    const p = en.production[systems[i]];
+    const from = new Date(p.today - 400 * DAY).toISOString().slice(0, 10);
+    const to = new Date(p.today + DAY).toISOString().slice(0, 10);
+    const vals = (await api(user, 'GET', `/api/v1/activity?datasource_id=${ids[i]}&from=${from}&to=${to}&per_page=1000`)).body.data;
+    const held = p.wh.filter((_, d) => p.startMs + d * DAY >= p.today - 396 * DAY && p.startMs + d * DAY < p.today);
+    assert.equal(vals.length, held.length);
+    const got = vals.reduce((s, v) => s + v.quantity, 0);
+    const want = held.reduce((s, w) => s + w / 1000, 0);
+    assert.ok(vals.every((v) => v.activity_type === 'solar_generation' && v.unit === 'kWh'));
+    assert.ok(Math.abs(got - want) < 1e-6, `${got} vs ${want}`);
+    assert.match(vals[0].conversion.day_boundary, /Europe\/London/);
+  }
+  const catalog = await (await worker.fetch('/api/v1/integrations/enphase')).json();
+  assert.equal(catalog.status, 'available');
+});
+
+test('a provider 429 (quota, with period_end) is waited out until the period ends, without failing the run', async () => {
+  en.limit = null;
+  const id = await connectOAuth(worker, api, 'user_en_d', 'enphase');
+  const ds = (await api('user_en_d', 'GET', `/api/v1/datasources/${id}`)).body;
+  en.production[ds.provider.systems[0].system_id] = production(5);
+  // Something else spent this window (the connection's own probe, another
+  // tool on the same app): the fake refuses at once.
+  en.limit = LIMIT;
+  const now = Math.floor(Date.now() / 1000);
+  en.windows[now - (now % LIMIT.seconds)] = LIMIT.calls;
+  const rejectedBefore = en.rejected;
+  const started = await api('user_en_d', 'POST', `/api/v1/datasources/${id}/sync`);
+  assert.equal(started.status, 202);
+  const run = await settle('user_en_d', id, started.body.id);
+  assert.equal(run.status, 'succeeded', JSON.stringify(run));
+  assert.ok(en.rejected - rejectedBefore <= 1, 'one refusal closes the budget; no call is sent until the period ends');
+});
