@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn grants_never_pass_any_limit_and_say_when_to_come_back() {
         let mut b = Budget::default();
-        let t0 = 1_800_000_000 - 1_800_000_000 % 60; // a minute boundary
+        let t0: i64 = 1_800_000_000; // a minute boundary (divisible by 60)
         assert_eq!(b.take(6, &[MINUTE, MONTH], t0).calls, 6);
         assert_eq!(
             b.take(6, &[MINUTE, MONTH], t0 + 10).calls,
