@@ -48,12 +48,17 @@ pub struct ActivityQuery {
     pub page: Page,
 }
 
-fn instant(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
+/// A time, or a date read as midnight in the query's zone (a UK day starts
+/// at 23:00 UTC in summer).
+fn instant(name: &str, v: &str, zone: Zone) -> Result<DateTime<Utc>, ApiError> {
     if let Some(t) = parse_timestamp(v) {
         return Ok(t);
     }
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")))
+        .map(|d| match zone {
+            Zone::Utc => Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")),
+            Zone::London => london::midnight(d),
+        })
         .map_err(|_| {
             ApiError::invalid_param(
                 name,
@@ -76,8 +81,8 @@ impl ActivityQuery {
                         ApiError::invalid_param(k, format!("`activity_type` must be one of {}", all.join(", ")))
                     })?)
                 }
-                "from" => from = Some(instant(k, v)?),
-                "to" => to = Some(instant(k, v)?),
+                "from" => from = Some(v.clone()),
+                "to" => to = Some(v.clone()),
                 "granularity" => {
                     granularity = match v.as_str() {
                         "raw" => Granularity::Raw,
@@ -110,8 +115,15 @@ impl ActivityQuery {
                 }
             }
         }
-        let to = to.unwrap_or(now);
-        let from = from.unwrap_or(to - Duration::days(DEFAULT_SPAN_DAYS));
+        // Dates are read in the zone asked for, whatever the parameters' order.
+        let to = to
+            .map(|v| instant("to", &v, zone))
+            .transpose()?
+            .unwrap_or(now);
+        let from = from
+            .map(|v| instant("from", &v, zone))
+            .transpose()?
+            .unwrap_or(to - Duration::days(DEFAULT_SPAN_DAYS));
         if from >= to {
             return Err(ApiError::invalid_param(
                 "from",
