@@ -50,19 +50,13 @@ pub async fn run(cron: &str, env: &Env) {
         .into_iter()
         .flatten()
         .collect();
-        let line = json!({
-            "level": if errors.is_empty() { "info" } else { "error" },
-            "msg": "scheduled",
-            "request_id": run_id,
-            "cron": cron,
+        let fields = json!({
             "sync_queued": scheduled.as_ref().map(|s| s.0).unwrap_or(0),
             "sync_resent": scheduled.as_ref().map(|s| s.1).unwrap_or(0),
             "intensity_windows": grid.as_ref().map(|g| g.0).unwrap_or(0),
             "intensity_points": grid.as_ref().map(|g| g.1).unwrap_or(0),
-            "error": (!errors.is_empty()).then(|| errors.join("; ")),
         });
-        worker::console_log!("{line}");
-        return;
+        return log_run(&run_id, cron, fields, &errors);
     }
     let now = ctx.now();
     let refreshed = refresh::refresh_stale(&ctx).await;
@@ -83,16 +77,27 @@ pub async fn run(cron: &str, env: &Env) {
     .into_iter()
     .flatten()
     .collect();
-    let line = json!({
+    let fields = json!({
+        "refreshed": refreshed.as_ref().map(|r| r.0).unwrap_or(0),
+        "refresh_failed": refreshed.as_ref().map(|r| r.1).unwrap_or(0),
+        "resealed": resealed.as_ref().ok(),
+    });
+    log_run(&run_id, cron, fields, &errors);
+}
+
+/// One log line per cron run: its counts, and its errors (to the error
+/// stream when there are any).
+fn log_run(run_id: &str, cron: &str, fields: serde_json::Value, errors: &[String]) {
+    let mut line = json!({
         "level": if errors.is_empty() { "info" } else { "error" },
         "msg": "scheduled",
         "request_id": run_id,
         "cron": cron,
-        "refreshed": refreshed.as_ref().map(|r| r.0).unwrap_or(0),
-        "refresh_failed": refreshed.as_ref().map(|r| r.1).unwrap_or(0),
-        "resealed": resealed.as_ref().ok(),
         "error": (!errors.is_empty()).then(|| errors.join("; ")),
     });
+    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+        line.extend(fields);
+    }
     if errors.is_empty() {
         worker::console_log!("{line}");
     } else {

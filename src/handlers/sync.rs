@@ -58,10 +58,18 @@ pub async fn start(call: &Call<'_>) -> Result<Reply, ApiError> {
         request.to,
     )
     .await?;
-    let mut reply = Reply::json(202, &run)?;
+    run_reply(202, &run)
+}
+
+/// A run as the answer, with its `Location`.
+pub fn run_reply(status: u16, run: &Run) -> Result<Reply, ApiError> {
+    let mut reply = Reply::json(status, run)?;
     reply.headers.push((
         "Location",
-        format!("/api/v1/datasources/{}/sync-runs/{}", rec.id, run.id),
+        format!(
+            "/api/v1/datasources/{}/sync-runs/{}",
+            run.datasource_id, run.id
+        ),
     ));
     Ok(reply)
 }

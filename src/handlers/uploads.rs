@@ -12,6 +12,7 @@ use carbon_core::uploads::{self, multipart};
 use serde_json::{json, Value};
 
 use super::call::Call;
+use super::sync::run_reply;
 use crate::connections::{db_error, not_found, Ctx};
 use crate::http::Reply;
 use crate::storage::datasources as rows;
@@ -57,16 +58,15 @@ async fn store(
     rec: &Record,
     trigger: &str,
     bytes: &[u8],
+    sha: &str,
     records: &[ActivityRecord],
 ) -> Result<Reply, ApiError> {
-    let sha = sha256_hex(bytes);
-    let location = |run_id: &str| format!("/api/v1/datasources/{}/sync-runs/{run_id}", rec.id);
     let bucket = ctx
         .env
         .bucket(RAW_BUCKET)
         .map_err(|e| ApiError::internal(format!("R2 binding {RAW_BUCKET}: {e}")))?;
     bucket
-        .put(raw_key(&sha), bytes.to_vec())
+        .put(raw_key(sha), bytes.to_vec())
         .execute()
         .await
         .map_err(|e| ApiError::ServiceUnavailable {
@@ -87,7 +87,7 @@ async fn store(
         &Ingest {
             run_id: &run_id,
             trigger,
-            sha256: &sha,
+            sha256: sha,
             records,
             audit: &audit,
             now,
@@ -95,30 +95,21 @@ async fn store(
     )
     .await
     .map_err(db_error)?;
-    let mut reply = Reply::json(201, &run)?;
-    reply.headers.push(("Location", location(&run.id)));
-    Ok(reply)
+    run_reply(201, &run)
 }
 
+/// The earlier run, when these bytes (by SHA-256) were the last sent.
 async fn repeated(
     ctx: &Ctx<'_>,
     rec: &Record,
     trigger: &str,
-    bytes: &[u8],
+    sha: &str,
 ) -> Result<Option<Reply>, ApiError> {
-    let sha = sha256_hex(bytes);
-    let Some(run) = ingest::repeated(&ctx.db, &rec.id, trigger, &sha)
+    ingest::repeated(&ctx.db, &rec.id, trigger, sha)
         .await
         .map_err(db_error)?
-    else {
-        return Ok(None);
-    };
-    let mut reply = Reply::json(200, &run)?;
-    reply.headers.push((
-        "Location",
-        format!("/api/v1/datasources/{}/sync-runs/{}", rec.id, run.id),
-    ));
-    Ok(Some(reply))
+        .map(|run| run_reply(200, &run))
+        .transpose()
 }
 
 /// POST /api/v1/datasources/{id}/uploads
@@ -134,7 +125,8 @@ pub async fn upload(call: &Call<'_>) -> Result<Reply, ApiError> {
     if file.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::unprocessable("file", "the file is empty"));
     }
-    if let Some(reply) = repeated(&ctx, &rec, "upload", file).await? {
+    let sha = sha256_hex(file);
+    if let Some(reply) = repeated(&ctx, &rec, "upload", &sha).await? {
         return Ok(reply);
     }
     let query = call.query_pairs()?;
@@ -143,7 +135,7 @@ pub async fn upload(call: &Call<'_>) -> Result<Reply, ApiError> {
         .find(|(k, _)| k == "type")
         .map(|(_, v)| v.as_str());
     let records = uploads::parse_csv(file, default_type, &accepted, ctx.now())?;
-    store(&ctx, &rec, "upload", file, &records).await
+    store(&ctx, &rec, "upload", file, &sha, &records).await
 }
 
 /// POST /api/v1/datasources/{id}/readings
@@ -151,11 +143,12 @@ pub async fn readings(call: &Call<'_>) -> Result<Reply, ApiError> {
     let value = call.json::<Value>()?;
     let ctx = call.services()?;
     let (rec, accepted) = target(&ctx, call).await?;
-    if let Some(reply) = repeated(&ctx, &rec, "manual", call.body).await? {
+    let sha = sha256_hex(call.body);
+    if let Some(reply) = repeated(&ctx, &rec, "manual", &sha).await? {
         return Ok(reply);
     }
     let records = uploads::parse_readings(&value, &accepted, ctx.now())?;
-    store(&ctx, &rec, "manual", call.body, &records).await
+    store(&ctx, &rec, "manual", call.body, &sha, &records).await
 }
 
 fn describe(t: &Template) -> Value {
