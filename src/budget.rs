@@ -12,12 +12,21 @@ pub const BINDING: &str = "PROVIDER_BUDGET";
 const KEY: &str = "budget";
 
 #[derive(Serialize, Deserialize)]
-struct Ask {
-    want: u32,
-    limits: Vec<Limit>,
-    /// Set to close the budget until this unix second instead.
-    close_until: Option<i64>,
-    now: i64,
+enum Ask {
+    /// Up to `want` calls at unix second `now`.
+    Take {
+        want: u32,
+        limits: Vec<Limit>,
+        now: i64,
+    },
+    /// Calls granted at `taken_at` and never sent.
+    GiveBack {
+        calls: u32,
+        limits: Vec<Limit>,
+        taken_at: i64,
+    },
+    /// The provider refused calls until this unix second.
+    Close { until: i64 },
 }
 
 #[durable_object]
@@ -34,15 +43,24 @@ impl DurableObject for ProviderBudget {
         let ask: Ask = req.json().await?;
         let storage = self.state.storage();
         let mut budget: Budget = storage.get(KEY).await?.unwrap_or_default();
-        let grant = match ask.close_until {
-            Some(until) => {
-                budget.close(until);
-                Grant {
-                    calls: 0,
-                    retry_after: None,
-                }
+        let nothing = Grant {
+            calls: 0,
+            retry_after: None,
+        };
+        let grant = match ask {
+            Ask::Take { want, limits, now } => budget.take(want, &limits, now),
+            Ask::GiveBack {
+                calls,
+                limits,
+                taken_at,
+            } => {
+                budget.give_back(calls, &limits, taken_at);
+                nothing
             }
-            None => budget.take(ask.want, &ask.limits, ask.now),
+            Ask::Close { until } => {
+                budget.close(until);
+                nothing
+            }
         };
         storage.put(KEY, &budget).await?;
         Response::from_json(&grant)
@@ -70,35 +88,37 @@ async fn call(env: &Env, app: &str, ask: &Ask) -> Result<Grant, ApiError> {
         .map_err(|e| ApiError::internal(format!("budget answer: {e}")))
 }
 
-/// Up to `want` calls for provider app `app` within `limits`.
-pub async fn take(env: &Env, app: &str, want: u32, limits: &[Limit]) -> Result<Grant, ApiError> {
-    let now = crate::clock::now().timestamp();
-    call(
-        env,
-        app,
-        &Ask {
-            want,
-            limits: limits.to_vec(),
-            close_until: None,
-            now,
-        },
-    )
-    .await
+/// Up to `want` calls for provider app `app` within `limits`, taken at
+/// unix second `now` (give back what is not sent with the same `now`).
+pub async fn take(
+    env: &Env,
+    app: &str,
+    want: u32,
+    limits: &[Limit],
+    now: i64,
+) -> Result<Grant, ApiError> {
+    let limits = limits.to_vec();
+    call(env, app, &Ask::Take { want, limits, now }).await
+}
+
+/// Returns `calls` taken at `taken_at` that were never sent.
+pub async fn give_back(
+    env: &Env,
+    app: &str,
+    calls: u32,
+    limits: &[Limit],
+    taken_at: i64,
+) -> Result<(), ApiError> {
+    let limits = limits.to_vec();
+    let ask = Ask::GiveBack {
+        calls,
+        limits,
+        taken_at,
+    };
+    call(env, app, &ask).await.map(|_| ())
 }
 
 /// The provider refused calls until `until` (unix seconds).
 pub async fn close(env: &Env, app: &str, until: i64) -> Result<(), ApiError> {
-    let now = crate::clock::now().timestamp();
-    call(
-        env,
-        app,
-        &Ask {
-            want: 0,
-            limits: Vec::new(),
-            close_until: Some(until),
-            now,
-        },
-    )
-    .await
-    .map(|_| ())
+    call(env, app, &Ask::Close { until }).await.map(|_| ())
 }

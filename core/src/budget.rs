@@ -20,6 +20,18 @@ pub struct Limit {
 }
 
 impl Limit {
+    /// What one slice asks for at a time: a quarter of the tightest
+    /// window (at least one call, at most `most`), so that consumers
+    /// running at once share a window instead of the first taking it all.
+    pub fn share(limits: &[Limit], most: u32) -> u32 {
+        limits
+            .iter()
+            .map(|l| l.calls.div_ceil(4))
+            .min()
+            .unwrap_or(most)
+            .clamp(1, most.max(1))
+    }
+
     /// `"10/60"`: ten calls a minute.
     pub fn parse(s: &str) -> Option<Limit> {
         let (calls, seconds) = s.trim().split_once('/')?;
@@ -98,6 +110,22 @@ impl Budget {
         }
     }
 
+    /// Returns calls granted at `taken_at` but never sent, to the windows
+    /// they were taken from: a window that has since closed keeps its count
+    /// (it is over either way), and a window never goes below zero.
+    pub fn give_back(&mut self, calls: u32, limits: &[Limit], taken_at: i64) {
+        for limit in limits {
+            let start = taken_at - taken_at.rem_euclid(i64::from(limit.seconds));
+            if let Some(w) = self
+                .windows
+                .iter_mut()
+                .find(|w| w.0 == limit.seconds && w.1 == start)
+            {
+                w.2 = w.2.saturating_sub(calls);
+            }
+        }
+    }
+
     /// The provider said no until `until` (unix seconds).
     pub fn close(&mut self, until: i64) {
         self.closed_until = self.closed_until.max(until);
@@ -169,6 +197,47 @@ mod tests {
             })
         );
         assert_eq!(Limit::parse("4/0"), None);
+    }
+
+    #[test]
+    fn unsent_calls_go_back_to_the_window_they_came_from() {
+        let mut b = Budget::default();
+        let t0: i64 = 1_800_000_000;
+        assert_eq!(b.take(10, &[MINUTE, MONTH], t0).calls, 10);
+        b.give_back(7, &[MINUTE, MONTH], t0);
+        assert_eq!(
+            b.take(10, &[MINUTE, MONTH], t0 + 5).calls,
+            7,
+            "seven returned"
+        );
+        // Taken in one minute, returned in the next: the new minute keeps
+        // its count, the month (still the same window) gets them back.
+        b.give_back(7, &[MINUTE, MONTH], t0 + 5);
+        assert_eq!(b.take(1, &[MINUTE], t0 + 61).calls, 1);
+        b.give_back(5, &[MINUTE, MONTH], t0 + 5);
+        assert_eq!(
+            b.take(20, &[MINUTE], t0 + 62).calls,
+            9,
+            "the new minute kept its one"
+        );
+        b.give_back(1000, &[MINUTE, MONTH], t0 + 62);
+        assert!(
+            b.windows.iter().all(|w| w.2 == 0),
+            "never below zero: {:?}",
+            b.windows
+        );
+        assert_eq!(Limit::share(&[MINUTE, MONTH], 20), 3);
+        assert_eq!(
+            Limit::share(
+                &[Limit {
+                    calls: 1,
+                    seconds: 1
+                }],
+                20
+            ),
+            1
+        );
+        assert_eq!(Limit::share(&[], 20), 20);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod schedule;
 
 pub use schedule::schedule;
 
+use carbon_core::budget::Limit;
 use carbon_core::datasources::{new_id, parse_timestamp, timestamp, Record, Status};
 use carbon_core::error::ApiError;
 use carbon_core::providers;
@@ -186,10 +187,12 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
     let limits = provider
         .map(|p| p.app_limits(&ctx.settings()))
         .unwrap_or_default();
+    let taken_at = now.timestamp();
     let calls = if limits.is_empty() {
         u32::MAX
     } else {
-        let grant = budget::take(ctx.env, &rec.integration_id, SLICE_BUDGET / 2, &limits).await?;
+        let want = Limit::share(&limits, SLICE_BUDGET / 2);
+        let grant = budget::take(ctx.env, &rec.integration_id, want, &limits, taken_at).await?;
         if grant.calls == 0 {
             let wait = Duration::seconds(grant.retry_after.unwrap_or(60).into());
             let said = "waiting for the provider's shared call budget";
@@ -212,6 +215,17 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         &slice,
     )
     .await;
+    let sent = outcome.progress().calls;
+    if !limits.is_empty() && sent < calls {
+        // Calls granted but never sent go back for other customers' slices.
+        let unsent = calls - sent;
+        // Best effort: unreturned calls only slow other slices down.
+        if let Err(e) =
+            budget::give_back(ctx.env, &rec.integration_id, unsent, &limits, taken_at).await
+        {
+            worker::console_error!("budget give-back for {}: {e:?}", rec.integration_id);
+        }
+    }
     match outcome {
         SliceOutcome::Done(_) => end(ctx, &run, &rec, "succeeded", "", "", None).await,
         SliceOutcome::More(_) => {

@@ -170,10 +170,25 @@ pub enum SliceOutcome {
     Retry(Progress, String),
 }
 
+impl SliceOutcome {
+    pub fn progress(&self) -> Progress {
+        match self {
+            SliceOutcome::Done(p)
+            | SliceOutcome::More(p)
+            | SliceOutcome::RateLimited(p, _)
+            | SliceOutcome::Unauthorized(p, _)
+            | SliceOutcome::Rejected(p, _)
+            | SliceOutcome::Retry(p, _) => *p,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     pub pages: u32,
     pub counts: PageCounts,
+    /// Provider requests sent (what the app's shared budget paid for).
+    pub calls: u32,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -227,6 +242,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                     }
                     budget -= 1;
                     calls -= 1;
+                    progress.calls += 1;
                     match fetcher.send(&req).await {
                         Ok(resp) => answers.push(resp),
                         Err(e) => return retry(progress, e),
@@ -278,6 +294,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
             let req = source.page_request(&stream.spec, window.0, window.1);
             budget -= 1;
             calls -= 1;
+            progress.calls += 1;
             let resp = match fetcher.send(&req).await {
                 Ok(resp) => resp,
                 Err(e) => {
