@@ -117,6 +117,8 @@ CREATE TABLE sync_streams (
     done INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     updated_at TEXT NOT NULL,
+    -- The continuation within the window at `position` (a page number).
+    page_token TEXT,
     PRIMARY KEY (datasource_id, stream)
 );
 

@@ -78,6 +78,8 @@ pub async fn ingest(store: &D1SyncStore<'_>, i: &Ingest<'_>) -> worker::Result<R
         stream: "",
         records: i.records,
         position: i.now,
+        token: None,
+        watermark: None,
         done: true,
         raw_sha256: i.sha256,
         now: i.now,

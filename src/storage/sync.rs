@@ -36,6 +36,7 @@ struct StreamRow {
     cursor: Option<String>,
     run_id: Option<String>,
     position: Option<String>,
+    page_token: Option<String>,
     done: i64,
 }
 
@@ -201,7 +202,7 @@ impl SyncStore for D1SyncStore<'_> {
         let rows: Vec<StreamRow> = self
             .db
             .prepare(
-                "SELECT stream, spec, cursor, run_id, position, done FROM sync_streams \
+                "SELECT stream, spec, cursor, run_id, position, page_token, done FROM sync_streams \
                  WHERE datasource_id = ?1 ORDER BY stream",
             )
             .bind(&[text(self.datasource_id)])
@@ -221,6 +222,7 @@ impl SyncStore for D1SyncStore<'_> {
                     position: this_run
                         .then(|| r.position.as_deref().and_then(parse_timestamp))
                         .flatten(),
+                    token: r.page_token.filter(|_| this_run),
                     done: this_run && r.done != 0,
                 }
             })
@@ -247,7 +249,7 @@ impl SyncStore for D1SyncStore<'_> {
                     .prepare(
                         "INSERT INTO sync_streams (datasource_id, stream, spec, run_id, position, done, updated_at) \
                          VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6) ON CONFLICT (datasource_id, stream) DO UPDATE SET \
-                         spec = excluded.spec, run_id = excluded.run_id, position = excluded.position, done = 0, \
+                         spec = excluded.spec, run_id = excluded.run_id, position = excluded.position, page_token = NULL, done = 0, \
                          updated_at = excluded.updated_at",
                     )
                     .bind(&[
@@ -304,12 +306,10 @@ impl SyncStore for D1SyncStore<'_> {
                     .map_err(|e| e.to_string())?,
             );
         }
-        let newest = page
-            .records
-            .iter()
-            .map(|r| r.period_end)
-            .max()
-            .map(timestamp);
+        let newest = match page.watermark {
+            Some(w) => Some(timestamp(w)),
+            None => page.records.iter().map(|r| r.period_end).max().map(timestamp),
+        };
         let oldest = page
             .records
             .iter()
@@ -323,7 +323,7 @@ impl SyncStore for D1SyncStore<'_> {
                  cursor = CASE WHEN ?3 IS NULL THEN cursor ELSE MAX(COALESCE(cursor, ''), ?3) END, \
                  first_period = CASE WHEN ?4 IS NULL THEN first_period \
                    WHEN first_period IS NULL THEN ?4 ELSE MIN(first_period, ?4) END, \
-                 last_error = NULL, updated_at = ?5 \
+                 last_error = NULL, updated_at = ?5, page_token = ?9 \
                  WHERE datasource_id = ?6 AND stream = ?7 AND run_id = ?8",
             )
             .bind(&[
@@ -335,6 +335,7 @@ impl SyncStore for D1SyncStore<'_> {
                 text(self.datasource_id),
                 text(page.stream),
                 text(page.run_id),
+                opt_text(page.token),
             ])
             .map_err(|e| e.to_string())?;
         let pages = self

@@ -226,7 +226,13 @@ impl Source for AiUsageSync {
         (day_floor(window.0), day_floor(window.1))
     }
 
-    fn page_request(&self, spec: &Value, from: DateTime<Utc>, to: DateTime<Utc>) -> HttpRequest {
+    fn page_request(
+        &self,
+        spec: &Value,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        _token: Option<&str>,
+    ) -> HttpRequest {
         let report = spec["report"].as_str().unwrap_or_default();
         let path = match (self.vendor, report) {
             (Vendor::OpenAi, "costs") => format!(
@@ -338,6 +344,7 @@ impl Source for AiUsageSync {
         Ok(Page {
             records,
             covered_to,
+            next: None,
         })
     }
 }

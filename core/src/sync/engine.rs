@@ -29,6 +29,9 @@ pub struct StreamState {
     pub cursor: Option<DateTime<Utc>>,
     /// Where this run stands for it; `None` when the run has not started it.
     pub position: Option<DateTime<Utc>>,
+    /// The provider's continuation for the next page at `position` (a page
+    /// number, a `next_page` token), when the last page said there is one.
+    pub token: Option<String>,
     pub done: bool,
 }
 
@@ -47,6 +50,11 @@ pub struct PageWrite<'a> {
     pub stream: &'a str,
     pub records: &'a [ActivityRecord],
     pub position: DateTime<Utc>,
+    /// The continuation to ask for next at `position` (see [`Page::next`]).
+    pub token: Option<&'a str>,
+    /// For change feeds ([`Source::change_feed`]): the stream's cursor
+    /// becomes the position reached when it is done, not its newest record.
+    pub watermark: Option<DateTime<Utc>>,
     pub done: bool,
     pub raw_sha256: &'a str,
     pub now: DateTime<Utc>,
@@ -120,6 +128,9 @@ pub struct Page {
     /// The stream's new position: the window's end when the page was the
     /// last one of the window, else the end of its last record.
     pub covered_to: DateTime<Utc>,
+    /// More of the same window follows under this continuation (Xero's
+    /// next page number); `covered_to` may then stay where it was.
+    pub next: Option<String>,
 }
 
 /// A provider's side of syncing, sans-I/O.
@@ -132,8 +143,21 @@ pub trait Source {
     fn align(&self, window: (DateTime<Utc>, DateTime<Utc>)) -> (DateTime<Utc>, DateTime<Utc>) {
         window
     }
-    /// The request for one stream's data in `[from, to)`.
-    fn page_request(&self, spec: &Value, from: DateTime<Utc>, to: DateTime<Utc>) -> HttpRequest;
+    /// The request for one stream's data in `[from, to)`, continuing at
+    /// `token` when the previous page gave one ([`Page::next`]).
+    fn page_request(
+        &self,
+        spec: &Value,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        token: Option<&str>,
+    ) -> HttpRequest;
+    /// Streams positioned by change time (Xero's `If-Modified-Since`), not
+    /// by the time their records cover: a stream's cursor is where its last
+    /// run got to, whatever dates its records carry.
+    fn change_feed(&self) -> bool {
+        false
+    }
     /// Reads the answer to [`Source::page_request`].
     fn parse_page(
         &self,
@@ -266,6 +290,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
         let Some(mut position) = stream.position else {
             continue; // known from an earlier run, gone from the account
         };
+        let mut token = stream.token.clone();
         while !stream.done {
             if budget < 2 {
                 return SliceOutcome::More(progress);
@@ -278,6 +303,8 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                     stream: &stream.key,
                     records: &[],
                     position,
+                    token: None,
+                    watermark: source.change_feed().then_some(position),
                     done: true,
                     raw_sha256: "",
                     now: slice.now,
@@ -291,7 +318,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
             if calls == 0 {
                 return SliceOutcome::More(progress);
             }
-            let req = source.page_request(&stream.spec, window.0, window.1);
+            let req = source.page_request(&stream.spec, window.0, window.1, token.as_deref());
             budget -= 1;
             calls -= 1;
             progress.calls += 1;
@@ -317,7 +344,8 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                     return page_failure(progress, err, slice.now);
                 }
             };
-            if page.covered_to <= position {
+            let continues = page.next.is_some() && page.next != token;
+            if page.covered_to < position || (page.covered_to == position && !continues) {
                 return retry(
                     progress,
                     "the provider's page did not advance the stream".into(),
@@ -328,12 +356,14 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
             if let Err(e) = blobs.put(&raw_key(&sha), &resp.body).await {
                 return retry(progress, format!("raw payload storage: {e}"));
             }
-            let done = page.covered_to >= slice.plan.to;
+            let done = page.next.is_none() && page.covered_to >= slice.plan.to;
             let write = PageWrite {
                 run_id: slice.run_id,
                 stream: &stream.key,
                 records: &page.records,
                 position: page.covered_to,
+                token: page.next.as_deref(),
+                watermark: (done && source.change_feed()).then_some(page.covered_to),
                 done,
                 raw_sha256: &sha,
                 now: slice.now,
@@ -348,6 +378,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                 Err(e) => return retry(progress, format!("storage: {e}")),
             }
             position = page.covered_to;
+            token = page.next;
             stream.done = done;
         }
     }

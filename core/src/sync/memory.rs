@@ -61,10 +61,13 @@ pub type RecordKey = (
     DateTime<Utc>,
 );
 
+/// A stream's place in a run: position, done, continuation token.
+pub type Position = (DateTime<Utc>, bool, Option<String>);
+
 #[derive(Default)]
 pub struct State {
     pub streams: BTreeMap<String, (Value, Option<DateTime<Utc>>)>,
-    pub positions: BTreeMap<(String, String), (DateTime<Utc>, bool)>,
+    pub positions: BTreeMap<(String, String), Position>,
     pub records: BTreeMap<RecordKey, Stored>,
     pub counts: PageCounts,
     /// The last failure noted per stream.
@@ -97,6 +100,7 @@ impl SyncStore for MemoryStore<'_> {
                     spec: spec.clone(),
                     cursor: *cursor,
                     position: run.map(|r| r.0),
+                    token: run.and_then(|r| r.2.clone()),
                     done: run.is_some_and(|r| r.1),
                 }
             })
@@ -119,7 +123,7 @@ impl SyncStore for MemoryStore<'_> {
             s.streams.insert(d.key.clone(), (d.spec.clone(), cursor));
             s.positions
                 .entry((run_id.to_owned(), d.key.clone()))
-                .or_insert((plan.start_for(cursor), false));
+                .or_insert((plan.start_for(cursor), false, None));
         }
         match cut {
             Cut::After => Err("crash after begin_streams".into()),
@@ -167,11 +171,18 @@ impl SyncStore for MemoryStore<'_> {
             }
         }
         let run_key = (page.run_id.to_owned(), page.stream.to_owned());
-        let entry = s.positions.entry(run_key).or_insert((page.position, false));
+        let entry = s
+            .positions
+            .entry(run_key)
+            .or_insert((page.position, false, None));
         entry.0 = entry.0.max(page.position);
         entry.1 |= page.done;
+        entry.2 = page.token.map(str::to_owned);
         if let Some((_, cursor)) = s.streams.get_mut(page.stream) {
-            let newest = page.records.iter().map(|r| r.period_end).max();
+            let newest = match page.watermark {
+                Some(w) => Some(w),
+                None => page.records.iter().map(|r| r.period_end).max(),
+            };
             *cursor = (*cursor).max(newest);
         }
         s.counts.inserted += counts.inserted;

@@ -130,7 +130,13 @@ impl Source for EnphaseSync {
         (day_floor(window.0), day_floor(window.1))
     }
 
-    fn page_request(&self, spec: &Value, _from: DateTime<Utc>, _to: DateTime<Utc>) -> HttpRequest {
+    fn page_request(
+        &self,
+        spec: &Value,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+        _token: Option<&str>,
+    ) -> HttpRequest {
         let id = spec["system_id"].as_u64().unwrap_or_default();
         self.get(
             &format!("/systems/{id}/energy_lifetime"),
@@ -195,6 +201,7 @@ impl Source for EnphaseSync {
         Ok(Page {
             records,
             covered_to: window.1,
+            next: None,
         })
     }
 }

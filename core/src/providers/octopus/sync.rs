@@ -314,7 +314,13 @@ impl Source for OctopusSync {
         DiscoveryStep::Done(self.streams(&account, &gsps))
     }
 
-    fn page_request(&self, spec: &Value, from: DateTime<Utc>, to: DateTime<Utc>) -> HttpRequest {
+    fn page_request(
+        &self,
+        spec: &Value,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        _token: Option<&str>,
+    ) -> HttpRequest {
         let serial = spec["serial"].as_str().unwrap_or_default();
         let path = if spec["kind"] == "gas" {
             let mprn = spec["mprn"].as_str().unwrap_or_default();
@@ -365,6 +371,7 @@ impl Source for OctopusSync {
         Ok(Page {
             records,
             covered_to,
+            next: None,
         })
     }
 }
