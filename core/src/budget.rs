@@ -32,6 +32,11 @@ impl Limit {
             .clamp(1, most.max(1))
     }
 
+    /// `"10/60,1000/2592000"`: every limit that parses.
+    pub fn parse_list(s: &str) -> Vec<Limit> {
+        s.split(',').filter_map(Limit::parse).collect()
+    }
+
     /// `"10/60"`: ten calls a minute.
     pub fn parse(s: &str) -> Option<Limit> {
         let (calls, seconds) = s.trim().split_once('/')?;

@@ -308,7 +308,12 @@ impl SyncStore for D1SyncStore<'_> {
         }
         let newest = match page.watermark {
             Some(w) => Some(timestamp(w)),
-            None => page.records.iter().map(|r| r.period_end).max().map(timestamp),
+            None => page
+                .records
+                .iter()
+                .map(|r| r.period_end)
+                .max()
+                .map(timestamp),
         };
         let oldest = page
             .records

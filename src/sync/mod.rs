@@ -3,11 +3,11 @@
 //! decision it makes, is `carbon_core::sync`.
 
 pub mod adapters;
+mod budgets;
 mod schedule;
 
 pub use schedule::schedule;
 
-use carbon_core::budget::Limit;
 use carbon_core::datasources::{new_id, parse_timestamp, timestamp, Record, Status};
 use carbon_core::error::ApiError;
 use carbon_core::providers;
@@ -20,9 +20,9 @@ use worker::{Env, MessageBuilder};
 
 use crate::connections::refresh::fresh_tokens;
 use crate::connections::{db_error, Ctx, Secret};
+use crate::random;
 use crate::storage::runs::{self, Finish, NewRun};
 use crate::storage::sync::D1SyncStore;
-use crate::{budget, random};
 use adapters::{R2Blobs, WorkerFetcher};
 
 pub const QUEUE: &str = "SYNC_QUEUE";
@@ -182,24 +182,26 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         .env
         .bucket(RAW_BUCKET)
         .map_err(|e| ApiError::internal(format!("R2 binding {RAW_BUCKET}: {e}")))?;
-    // Providers that limit the platform's app, not each connection: the
-    // calls come from the app's shared budget before any is made.
-    let limits = provider
-        .map(|p| p.app_limits(&ctx.settings()))
-        .unwrap_or_default();
-    let taken_at = now.timestamp();
-    let calls = if limits.is_empty() {
-        u32::MAX
-    } else {
-        let want = Limit::share(&limits, SLICE_BUDGET / 2);
-        let grant = budget::take(ctx.env, &rec.integration_id, want, &limits, taken_at).await?;
-        if grant.calls == 0 {
-            let wait = Duration::seconds(grant.retry_after.unwrap_or(60).into());
+    // Providers that limit the platform's app (and tenants), not each
+    // connection: the calls come from the shared budgets before any is made.
+    let mut keys = Vec::new();
+    if let Some(p) = provider {
+        keys.push((rec.integration_id.clone(), p.app_limits(&ctx.settings())));
+        let info: serde_json::Value = rec
+            .provider_info
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        keys.extend(p.tenant_budget(&info, &ctx.settings()));
+    }
+    let taken = match budgets::take(ctx.env, keys, SLICE_BUDGET / 2, now.timestamp()).await? {
+        Ok(taken) => taken,
+        Err(wait) => {
             let said = "waiting for the provider's shared call budget";
             return wait_for(ctx, &run, now, wait, said).await;
         }
-        grant.calls
     };
+    let calls = taken.calls;
     let slice = Slice {
         run_id: &run.id,
         plan: &plan,
@@ -215,17 +217,8 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         &slice,
     )
     .await;
-    let sent = outcome.progress().calls;
-    if !limits.is_empty() && sent < calls {
-        // Calls granted but never sent go back for other customers' slices.
-        let unsent = calls - sent;
-        // Best effort: unreturned calls only slow other slices down.
-        if let Err(e) =
-            budget::give_back(ctx.env, &rec.integration_id, unsent, &limits, taken_at).await
-        {
-            worker::console_error!("budget give-back for {}: {e:?}", rec.integration_id);
-        }
-    }
+    // Calls granted but never sent go back for other customers' slices.
+    taken.settle(ctx.env, outcome.progress().calls).await;
     match outcome {
         SliceOutcome::Done(_) => end(ctx, &run, &rec, "succeeded", "", "", None).await,
         SliceOutcome::More(_) => {
@@ -238,10 +231,8 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             let wait = wait
                 .unwrap_or(Duration::seconds(60))
                 .max(Duration::seconds(1));
-            if !limits.is_empty() {
-                // The provider's count wins: no customer calls until then.
-                budget::close(ctx.env, &rec.integration_id, (now + wait).timestamp()).await?;
-            }
+            // The provider's count wins: no customer calls until then.
+            taken.close(ctx.env, (now + wait).timestamp()).await?;
             let said = "the provider is rate limiting requests; waiting as it asked";
             wait_for(ctx, &run, now, wait, said).await
         }

@@ -136,6 +136,17 @@ pub trait Provider: Sync {
         Vec::new()
     }
 
+    /// Limits the provider keeps per tenant (organisation) rather than per
+    /// app, with the budget key of the tenants this connection reaches
+    /// (from what its probe kept); `None` when it has none.
+    fn tenant_budget(
+        &self,
+        _provider_info: &serde_json::Value,
+        _settings: &dyn Settings,
+    ) -> Option<(String, Vec<crate::budget::Limit>)> {
+        None
+    }
+
     /// How often new data appears at the provider, in minutes, when that is
     /// slower than the catalog's granularity says (Octopus publishes
     /// half-hourly readings a day late): the default sync period.

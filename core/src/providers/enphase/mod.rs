@@ -78,12 +78,7 @@ impl Provider for Enphase {
 
     fn app_limits(&self, settings: &dyn Settings) -> Vec<Limit> {
         let configured = settings.get("ENPHASE_RATE_LIMITS");
-        configured
-            .as_deref()
-            .unwrap_or(DEFAULT_LIMITS)
-            .split(',')
-            .filter_map(Limit::parse)
-            .collect()
+        Limit::parse_list(configured.as_deref().unwrap_or(DEFAULT_LIMITS))
     }
 
     /// Daily production is final once the day is over.

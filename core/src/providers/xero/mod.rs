@@ -11,9 +11,19 @@ use serde_json::json;
 use super::http::{error_message, interpret, HttpRequest, HttpResponse, Probe};
 use super::oauth_client::{OAuthSpec, TokenStyle};
 use super::{setting, Provider, Secrets, Settings};
+use crate::budget::Limit;
 use crate::oauth::TokenSet;
 
+pub mod sync;
+
 pub struct Xero;
+
+/// Xero's published limits: per organisation 60 calls a minute and 5,000
+/// a day (`XERO_TENANT_RATE_LIMITS`), per app 10,000 a minute
+/// (`XERO_RATE_LIMITS`). Windows are fixed (a UTC day for the daily one):
+/// Xero's own counting is not documented, and a 429 corrects either way.
+const TENANT_LIMITS: &str = "60/60,5000/86400";
+const APP_LIMITS: &str = "10000/60";
 
 const API_BASE: &str = "https://api.xero.com";
 
@@ -75,6 +85,50 @@ impl Provider for Xero {
             },
             error_message,
         )
+    }
+
+    /// Spend from bank transactions and bills, per organisation.
+    fn sync_source(
+        &self,
+        secrets: Secrets<'_>,
+        settings: &dyn Settings,
+        _user_settings: &serde_json::Value,
+    ) -> Option<Box<dyn crate::sync::engine::Source>> {
+        Some(Box::new(sync::XeroSync {
+            base: setting(settings, "XERO", "API_BASE", API_BASE),
+            access_token: secrets.access_token().to_owned(),
+        }))
+    }
+
+    fn support(&self) -> super::Support {
+        super::Support::SYNCS
+    }
+
+    fn app_limits(&self, settings: &dyn Settings) -> Vec<Limit> {
+        Limit::parse_list(
+            settings
+                .get("XERO_RATE_LIMITS")
+                .as_deref()
+                .unwrap_or(APP_LIMITS),
+        )
+    }
+
+    /// One budget for the organisations the grant covers (their ids, kept
+    /// by the probe): two connections to the same organisation share it.
+    fn tenant_budget(
+        &self,
+        provider_info: &serde_json::Value,
+        settings: &dyn Settings,
+    ) -> Option<(String, Vec<Limit>)> {
+        let mut ids: Vec<&str> = provider_info["tenants"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t["tenant_id"].as_str())
+            .collect();
+        ids.sort_unstable();
+        let limits = settings.get("XERO_TENANT_RATE_LIMITS");
+        let limits = Limit::parse_list(limits.as_deref().unwrap_or(TENANT_LIMITS));
+        (!ids.is_empty()).then(|| (format!("xero/{}", ids.join(",")), limits))
     }
 
     /// Revoking the refresh token removes every connection of the grant.
