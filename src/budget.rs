@@ -13,9 +13,10 @@ const KEY: &str = "budget";
 
 #[derive(Serialize, Deserialize)]
 enum Ask {
-    /// Up to `want` calls at unix second `now`.
+    /// Up to `want` calls at unix second `now`, none unless `need` fit.
     Take {
         want: u32,
+        need: u32,
         limits: Vec<Limit>,
         now: i64,
     },
@@ -48,7 +49,12 @@ impl DurableObject for ProviderBudget {
             retry_after: None,
         };
         let grant = match ask {
-            Ask::Take { want, limits, now } => budget.take(want, &limits, now),
+            Ask::Take {
+                want,
+                need,
+                limits,
+                now,
+            } => budget.take_at_least(want, need, &limits, now),
             Ask::GiveBack {
                 calls,
                 limits,
@@ -88,17 +94,24 @@ async fn call(env: &Env, app: &str, ask: &Ask) -> Result<Grant, ApiError> {
         .map_err(|e| ApiError::internal(format!("budget answer: {e}")))
 }
 
-/// Up to `want` calls for provider app `app` within `limits`, taken at
-/// unix second `now` (give back what is not sent with the same `now`).
+/// Up to `want` calls (none unless `need` fit) for provider app `app`
+/// within `limits`, taken at unix second `now` (give back what is not sent
+/// with the same `now`).
 pub async fn take(
     env: &Env,
     app: &str,
-    want: u32,
+    (want, need): (u32, u32),
     limits: &[Limit],
     now: i64,
 ) -> Result<Grant, ApiError> {
     let limits = limits.to_vec();
-    call(env, app, &Ask::Take { want, limits, now }).await
+    let ask = Ask::Take {
+        want,
+        need,
+        limits,
+        now,
+    };
+    call(env, app, &ask).await
 }
 
 /// Returns `calls` taken at `taken_at` that were never sent.

@@ -84,6 +84,15 @@ impl Budget {
 
     /// Grants up to `want` calls within every limit, and spends them.
     pub fn take(&mut self, want: u32, limits: &[Limit], now: i64) -> Grant {
+        self.take_at_least(want, 1, limits, now)
+    }
+
+    /// As [`Budget::take`], but grants nothing unless `need` calls fit (a
+    /// slice whose first steps need several calls at once, as discovering
+    /// a grant's organisations does): it waits for the window instead.
+    pub fn take_at_least(&mut self, want: u32, need: u32, limits: &[Limit], now: i64) -> Grant {
+        let need = need.max(1);
+        let want = want.max(need);
         if now < self.closed_until {
             return Grant {
                 calls: 0,
@@ -95,12 +104,12 @@ impl Budget {
         for limit in limits {
             let (seconds, start, spent) = *self.spent(limit, now);
             let left = limit.calls.saturating_sub(spent);
-            if left == 0 {
+            if left < need.min(limit.calls) {
                 wait = wait.max(start + i64::from(seconds) - now);
             }
             calls = calls.min(left);
         }
-        if calls == 0 {
+        if calls == 0 || calls < need.min(limits.iter().map(|l| l.calls).min().unwrap_or(need)) {
             return Grant {
                 calls: 0,
                 retry_after: Some(wait.max(1) as u32),
@@ -243,6 +252,27 @@ mod tests {
             1
         );
         assert_eq!(Limit::share(&[], 20), 20);
+    }
+
+    #[test]
+    fn a_slice_that_needs_several_calls_at_once_waits_for_a_window_that_has_them() {
+        let mut b = Budget::default();
+        let t0: i64 = 1_800_000_000;
+        assert_eq!(b.take(8, &[MINUTE], t0).calls, 8);
+        assert_eq!(
+            b.take_at_least(4, 3, &[MINUTE], t0 + 1),
+            Grant {
+                calls: 0,
+                retry_after: Some(59)
+            },
+            "two left, three needed: wait for the next minute"
+        );
+        assert_eq!(b.take_at_least(4, 2, &[MINUTE], t0 + 1).calls, 2);
+        assert_eq!(
+            b.take_at_least(20, 15, &[MINUTE], t0 + 60).calls,
+            10,
+            "never more than a window holds"
+        );
     }
 
     #[test]

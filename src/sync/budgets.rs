@@ -18,12 +18,13 @@ pub struct Taken {
     taken_at: i64,
 }
 
-/// Takes up to a fair share of every budget (the smallest grant wins, the
-/// excess goes back); `Err(wait)` when one of them has nothing left.
+/// Takes up to a fair share of every budget, and at least `need` calls
+/// (the smallest grant wins, the excess goes back); `Err(wait)` when one of
+/// them cannot give that much before its window turns.
 pub async fn take(
     env: &Env,
     keys: Vec<(String, Vec<Limit>)>,
-    most: u32,
+    (most, need): (u32, u32),
     now: i64,
 ) -> Result<Result<Taken, Duration>, ApiError> {
     let keys: Vec<_> = keys.into_iter().filter(|k| !k.1.is_empty()).collect();
@@ -36,10 +37,11 @@ pub async fn take(
         }));
     }
     let all: Vec<Limit> = keys.iter().flat_map(|k| k.1.iter().copied()).collect();
-    let mut want = Limit::share(&all, most);
+    let need = need.clamp(1, most);
+    let mut want = Limit::share(&all, most).max(need);
     let mut granted = Vec::new();
     for (key, limits) in &keys {
-        let grant = budget::take(env, key, want, limits, now).await?;
+        let grant = budget::take(env, key, (want, need), limits, now).await?;
         if grant.calls == 0 {
             for ((key, limits), n) in keys.iter().zip(&granted) {
                 give_back(env, key, *n, limits, now).await;
@@ -70,6 +72,14 @@ async fn give_back(env: &Env, key: &str, calls: u32, limits: &[Limit], taken_at:
 }
 
 impl Taken {
+    /// What the next slice needs when this one spent every call it had
+    /// without writing a page (discovery longer than the grant): twice as
+    /// many, so that it gets through.
+    pub fn starved(&self, progress: &carbon_core::sync::engine::Progress) -> Option<u32> {
+        (!self.keys.is_empty() && progress.pages == 0 && progress.calls >= self.calls)
+            .then(|| self.calls.saturating_mul(2))
+    }
+
     /// The slice sent `sent` calls: the rest go back.
     pub async fn settle(&self, env: &Env, sent: u32) {
         if sent >= self.calls {

@@ -43,14 +43,28 @@ const UNAUTHORIZED_ONCE: &str = "unauthorized_refreshing";
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SyncMessage {
     pub run_id: String,
+    /// Provider calls the next slice needs at once (a hint: without it the
+    /// slice asks for its usual share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need: Option<u32>,
 }
 
 async fn send(env: &Env, run_id: &str, delay_secs: u32) -> Result<(), ApiError> {
+    send_needing(env, run_id, delay_secs, None).await
+}
+
+async fn send_needing(
+    env: &Env,
+    run_id: &str,
+    delay_secs: u32,
+    need: Option<u32>,
+) -> Result<(), ApiError> {
     let queue = env
         .queue(QUEUE)
         .map_err(|e| ApiError::internal(format!("queue binding {QUEUE}: {e}")))?;
     let message = MessageBuilder::new(SyncMessage {
         run_id: run_id.to_owned(),
+        need,
     })
     .delay_seconds(delay_secs.min(43_200))
     .build();
@@ -194,11 +208,13 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             .unwrap_or_default();
         keys.extend(p.tenant_budget(&info, &ctx.settings()));
     }
-    let taken = match budgets::take(ctx.env, keys, SLICE_BUDGET / 2, now.timestamp()).await? {
+    let need = message.need.unwrap_or(1);
+    let asked = (SLICE_BUDGET / 2, need);
+    let taken = match budgets::take(ctx.env, keys, asked, now.timestamp()).await? {
         Ok(taken) => taken,
         Err(wait) => {
             let said = "waiting for the provider's shared call budget";
-            return wait_for(ctx, &run, now, wait, said).await;
+            return wait_for(ctx, &run, now, wait, said, message.need).await;
         }
     };
     let calls = taken.calls;
@@ -221,11 +237,11 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
     taken.settle(ctx.env, outcome.progress().calls).await;
     match outcome {
         SliceOutcome::Done(_) => end(ctx, &run, &rec, "succeeded", "", "", None).await,
-        SliceOutcome::More(_) => {
+        SliceOutcome::More(progress) => {
             runs::release(&ctx.db, &run.id, "running", &rec.id)
                 .await
                 .map_err(db_error)?;
-            send(ctx.env, &run.id, 0).await
+            send_needing(ctx.env, &run.id, 0, taken.starved(&progress)).await
         }
         SliceOutcome::RateLimited(_, wait) => {
             let wait = wait
@@ -234,7 +250,7 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             // The provider's count wins: no customer calls until then.
             taken.close(ctx.env, (now + wait).timestamp()).await?;
             let said = "the provider is rate limiting requests; waiting as it asked";
-            wait_for(ctx, &run, now, wait, said).await
+            wait_for(ctx, &run, now, wait, said, None).await
         }
         SliceOutcome::Retry(progress, reason) => {
             if run.attempts as u32 + 1 >= plan::MAX_ATTEMPTS {
@@ -302,12 +318,13 @@ async fn wait_for(
     now: DateTime<Utc>,
     wait: Duration,
     said: &str,
+    need: Option<u32>,
 ) -> Result<(), ApiError> {
     let at = timestamp(now + wait);
     runs::postpone(&ctx.db, run, &at, true, "rate_limited", said)
         .await
         .map_err(db_error)?;
-    send(ctx.env, &run.id, wait.num_seconds() as u32).await
+    send_needing(ctx.env, &run.id, wait.num_seconds() as u32, need).await
 }
 
 /// A failed slice waits, with exponential backoff and jitter, counted as a

@@ -16,6 +16,7 @@
 
 import http from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
+import { randomUUID as randomId } from 'node:crypto';
 import { basic, json, listen } from './server.mjs';
 
 export async function xero({ clientId, clientSecret }) {
@@ -113,17 +114,71 @@ export async function xero({ clientId, clientSecret }) {
     });
   }
 
+  // The accounting API, per organisation (tenant): `control.tenants` lists
+  // the grant's organisations; `control.books[tenantId]` holds their
+  // accounts, bank transactions and invoices as Xero serialises them.
   const api = await listen((req, res) => {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
-    if (req.path !== '/connections') return json(res, 404, {});
     if (!liveAccess.has(token) || control.rejectAccess) {
       return json(res, 401, { Type: null, Title: 'Unauthorized', Status: 401, Detail: 'AuthenticationUnsuccessful' });
     }
-    if (control.connectionsDown) return json(res, 503, { Title: 'Service Unavailable' });
-    return json(res, 200, [
-      { id: 'e1eede29-f875-4a5d-8470-17f6a29a88b1', authEventId: 'd99ecdfe-391d-43d2-b834-17636ba90e8d', tenantId: '70784a63-d24b-46a9-a4db-0e70a274b056', tenantType: 'ORGANISATION', tenantName: 'Maple Florists Ltd', createdDateUtc: '2019-07-09T23:40:30.1833130', updatedDateUtc: '2020-05-15T01:35:13.8491980' },
-    ]);
+    if (req.path === '/connections') {
+      if (control.connectionsDown) return json(res, 503, { Title: 'Service Unavailable' });
+      return json(res, 200, control.tenants);
+    }
+    const m = /^\/api\.xro\/2\.0\/(Accounts|BankTransactions|Invoices)$/.exec(req.path);
+    if (!m) return json(res, 404, {});
+    const tenant = req.headers['xero-tenant-id'];
+    const connected = control.tenants.some((t) => t.tenantId === tenant);
+    const books = control.books[tenant] ?? { accounts: [], bank: [], invoices: [] };
+    if (!connected) {
+      return json(res, 403, { Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthenticationUnsuccessful' });
+    }
+    // Per-organisation limits, counted in fixed windows as the test sets them.
+    control.calls[tenant] = (control.calls[tenant] ?? 0) + 1;
+    if (control.throttleNext) {
+      const { retryAfter, problem } = control.throttleNext;
+      control.throttleNext = null;
+      control.rejected += 1;
+      return json(res, 429, { Title: 'Too Many Requests' }, { 'retry-after': String(retryAfter), 'x-rate-limit-problem': problem });
+    }
+    if (control.tenantLimit) {
+      const now = Math.floor(Date.now() / 1000);
+      const key = `${tenant}@${now - (now % control.tenantLimit.seconds)}`;
+      const n = (control.windows[key] = (control.windows[key] ?? 0) + 1);
+      if (n > control.tenantLimit.calls) {
+        control.rejected += 1;
+        return json(res, 429, { Title: 'Too Many Requests' }, { 'retry-after': String(control.tenantLimit.seconds), 'x-rate-limit-problem': 'minute' });
+      }
+    }
+    const stamp = { 'x-minlimit-remaining': '59', 'x-daylimit-remaining': '4999', 'x-appminlimit-remaining': '9999' };
+    if (m[1] === 'Accounts') return json(res, 200, { Status: 'OK', Accounts: books.accounts }, stamp);
+    const list = m[1] === 'BankTransactions' ? books.bank : books.invoices;
+    const type = /^Type=="([A-Z-]+)"$/.exec(req.query.where ?? '');
+    const since = req.headers['if-modified-since'] ? Date.parse(`${req.headers['if-modified-since']}Z`) : -Infinity;
+    if (Number.isNaN(since)) return json(res, 400, { Type: 'ValidationException', Message: 'bad If-Modified-Since' });
+    const updated = (d) => Number(/\/Date\((\d+)/.exec(d.UpdatedDateUTC)[1]);
+    const rows = list
+      .filter((d) => !type || d.Type === type[1])
+      .filter((d) => updated(d) > since)
+      .sort((a, b) => (req.query.order === 'UpdatedDateUTC ASC' ? updated(a) - updated(b) : 0));
+    const page = Number(req.query.page ?? 0);
+    const pageRows = page ? rows.slice((page - 1) * 100, page * 100) : rows;
+    control.served.push({ tenant, list: m[1], since: req.headers['if-modified-since'] ?? null, page, rows: pageRows.length });
+    const body = { Id: randomId(), Status: 'OK', ProviderName: 'carbon', DateTimeUTC: `/Date(${Date.now()})/`, [m[1]]: pageRows };
+    if (page) body.pagination = { page, pageSize: 100, pageCount: Math.max(1, Math.ceil(rows.length / 100)), itemCount: rows.length };
+    return json(res, 200, body, stamp);
   });
+  control.tenants = [
+    { id: 'e1eede29-f875-4a5d-8470-17f6a29a88b1', authEventId: 'd99ecdfe-391d-43d2-b834-17636ba90e8d', tenantId: '70784a63-d24b-46a9-a4db-0e70a274b056', tenantType: 'ORGANISATION', tenantName: 'Maple Florists Ltd', createdDateUtc: '2019-07-09T23:40:30.1833130', updatedDateUtc: '2020-05-15T01:35:13.8491980' },
+  ];
+  control.books = {};
+  control.calls = {};
+  control.windows = {};
+  control.served = [];
+  control.rejected = 0;
+  control.throttleNext = null;
+  control.tenantLimit = null;
   return {
     base,
     api,

@@ -295,7 +295,13 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
             if budget < 2 {
                 return SliceOutcome::More(progress);
             }
-            let window = source.align(slice.plan.window(position));
+            // A change feed reads every change since its position at once
+            // (its pages are not time windows); others go a window at a time.
+            let window = if source.change_feed() {
+                (position, slice.plan.to)
+            } else {
+                source.align(slice.plan.window(position))
+            };
             if window.0 >= window.1 {
                 // Nothing left to ask for: close the stream with an empty page.
                 let write = PageWrite {
