@@ -67,6 +67,7 @@ test('three customers due at once share the app budget: the plan limit is never 
   // Connecting probed the API; count the sync's calls from a fresh window on.
   await new Promise((r) => setTimeout(r, (LIMIT.seconds - ((Date.now() / 1000) % LIMIT.seconds)) * 1000 + 50));
   en.windows = {};
+  en.windowSystems = {};
   en.limit = LIMIT;
 
   assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
@@ -80,12 +81,16 @@ test('three customers due at once share the app budget: the plan limit is never 
   assert.equal(en.rejected, 0, 'the provider never had to refuse a call');
   const perWindow = Object.values(en.windows);
   assert.ok(perWindow.every((n) => n <= LIMIT.calls), JSON.stringify(en.windows));
-  // Nine calls (a discovery and two production pages per customer) at five
-  // a window: two windows, which only works when slices share a window
-  // and give back what they did not send (a slice taking the whole window
-  // for its three calls would waste two a window and need three).
-  assert.equal(perWindow.reduce((a, b) => a + b, 0), 9, JSON.stringify(en.windows));
-  assert.equal(perWindow.length, 2, `calls per window: ${JSON.stringify(en.windows)}`);
+  // Twelve calls are needed (systems, devices and two production pages per
+  // customer) at five a window. Slices take half a window and give back
+  // what they do not send, so customers share windows (a slice taking the
+  // whole window would leave every window to one customer); a discovery
+  // cut short by its share is repeated at most once per customer.
+  const calls = perWindow.reduce((a, b) => a + b, 0);
+  assert.ok(calls >= 12 && calls <= 15, JSON.stringify(en.windows));
+  assert.ok(perWindow.length <= 4, `calls per window: ${JSON.stringify(en.windows)}`);
+  const shared = Object.values(en.windowSystems).filter((s) => s.size >= 2).length;
+  assert.ok(shared >= 1, `no window served two customers: ${JSON.stringify(Object.values(en.windowSystems).map((s) => [...s]))}`);
 
   // Exact daily production, in kWh: the horizon's days (396) up to yesterday.
   for (const [i, user] of users.entries()) {
@@ -121,4 +126,40 @@ test('a provider 429 (quota, with period_end) is waited out until the period end
   const run = await settle('user_en_d', id, started.body.id);
   assert.equal(run.status, 'succeeded', JSON.stringify(run));
   assert.ok(en.rejected - rejectedBefore <= 1, 'one refusal closes the budget; no call is sent until the period ends');
+});
+
+test('a system with a consumption meter also syncs consumption, grid import and export in quarter hours, a week per call', async () => {
+  en.limit = null;
+  const user = 'user_en_m';
+  const id = await connectOAuth(worker, api, user, 'enphase');
+  const system = (await api(user, 'GET', `/api/v1/datasources/${id}`)).body.provider.systems[0].system_id;
+  en.production[system] = production(9);
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  // The meter first reported five days ago: earlier starts are moved to it.
+  const first = (today - 5 * DAY) / 1000;
+  en.meters[system] = { first };
+  const put = await api(user, 'PUT', `/api/v1/datasources/${id}`, { settings: { sync_horizon_days: 10 } });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  en.telemetryCalls.length = 0;
+  const started = await api(user, 'POST', `/api/v1/datasources/${id}/sync`);
+  const run = await settle(user, id, started.body.id);
+  assert.equal(run.status, 'succeeded', JSON.stringify(run));
+  // Ten days from the horizon's first midnight: two calls (7 + 3 days) per meter stream.
+  assert.equal(en.telemetryCalls.length, 6, JSON.stringify(en.telemetryCalls));
+
+  const from = new Date(today - 12 * DAY).toISOString().slice(0, 10);
+  const to = new Date(today + DAY).toISOString().slice(0, 10);
+  for (const [type, kind] of [['electricity_consumption', 'consumption'], ['electricity_import', 'import'], ['electricity_export', 'export']]) {
+    const vals = (await api(user, 'GET', `/api/v1/activity?datasource_id=${id}&activity_type=${type}&from=${from}&to=${to}&per_page=1000`)).body.data;
+    // Whole UTC days only, up to today's midnight: 5 days of 96 quarter hours.
+    const ends = [];
+    for (let e = first + 900; e <= today / 1000; e += 900) ends.push(e);
+    assert.equal(vals.length, ends.length, `${type}: ${vals.length} values`);
+    assert.ok(vals.every((v) => v.unit === 'kWh' && v.reference === `enphase:${system}:${kind}`));
+    const want = ends.reduce((s, e) => s + en.wh(kind, e) / 1000, 0);
+    const got = vals.reduce((s, v) => s + v.quantity, 0);
+    assert.ok(Math.abs(got - want) < 1e-6, `${type}: ${got} vs ${want}`);
+  }
+  const view = (await api(user, 'GET', `/api/v1/datasources/${id}`)).body;
+  assert.deepEqual(view.streams.map((s) => s.stream ?? s.key ?? s.id).length, 4, JSON.stringify(view.streams));
 });

@@ -20,13 +20,14 @@ pub struct Limit {
 }
 
 impl Limit {
-    /// What one slice asks for at a time: a quarter of the tightest
-    /// window (at least one call, at most `most`), so that consumers
-    /// running at once share a window instead of the first taking it all.
+    /// What one slice asks for at a time: half the tightest window (at
+    /// least one call, at most `most`), so that consumers running at once
+    /// share a window instead of the first taking it all (what a slice
+    /// does not send goes back when it ends).
     pub fn share(limits: &[Limit], most: u32) -> u32 {
         limits
             .iter()
-            .map(|l| l.calls.div_ceil(4))
+            .map(|l| l.calls.div_ceil(2))
             .min()
             .unwrap_or(most)
             .clamp(1, most.max(1))
@@ -240,7 +241,8 @@ mod tests {
             "never below zero: {:?}",
             b.windows
         );
-        assert_eq!(Limit::share(&[MINUTE, MONTH], 20), 3);
+        assert_eq!(Limit::share(&[MINUTE, MONTH], 20), 5);
+        assert_eq!(Limit::share(&[MINUTE, MONTH], 4), 4);
         assert_eq!(
             Limit::share(
                 &[Limit {

@@ -61,6 +61,7 @@ export async function enphase({ clientId, clientSecret, apiKey }) {
         const now = Math.floor(Date.now() / 1000);
         const start = now - (now % fake.limit.seconds);
         const n = (fake.windows[start] = (fake.windows[start] ?? 0) + 1);
+        (fake.windowSystems[start] ??= new Set()).add(systemOf.get(token));
         if (n > fake.limit.calls) {
           fake.rejected += 1;
           return json(res, 429, { message: 'Too Many Requests', details: 'Usage limit exceeded for plan Watt', code: 429, period: 'minute', period_start: start, period_end: start + fake.limit.seconds, limit: fake.limit.calls });
@@ -72,6 +73,33 @@ export async function enphase({ clientId, clientSecret, apiKey }) {
         const mine = fake.systemsFor(token);
         const systems = mine.slice((page - 1) * size, page * size);
         return json(res, 200, { total: mine.length, current_page: page, size, count: systems.length, items: 'systems', systems });
+      }
+      const devices = /^\/api\/v4\/systems\/(\d+)\/devices$/.exec(req.path);
+      if (devices) {
+        // Only active devices are listed; a consumption meter where the test made one.
+        const meters = [{ id: 1059640322, last_report_at: Math.floor(Date.now() / 1000), name: 'production', serial_number: '901553005272EIM1', part_number: '800-00655-r08', sku: null, model: 'Envoy S', status: 'normal', active: true, state: 'enabled', config_type: 'Production', config_phase: 'three', product_name: 'RGM' }];
+        if (fake.meters[devices[1]]) meters.push({ id: 1060400473, last_report_at: Math.floor(Date.now() / 1000), name: 'consumption', serial_number: '122105037250EIM2', part_number: '800-00655-r09', sku: null, model: 'IQ Envoy', status: 'normal', active: true, state: 'enabled', config_type: 'Net', config_phase: 'single', product_name: 'IQ Gateway' });
+        return json(res, 200, { system_id: Number(devices[1]), total_devices: meters.length + 1, items: 'devices', devices: { micros: [{ id: 1, serial_number: '121547060495', model: 'IQ7+', status: 'normal', active: true }], meters } });
+      }
+      const telemetry = /^\/api\/v4\/systems\/(\d+)\/(telemetry\/consumption_meter|energy_import_telemetry|energy_export_telemetry)$/.exec(req.path);
+      if (telemetry) {
+        const m = fake.meters[telemetry[1]];
+        if (!m) return json(res, 422, { message: 'Unprocessable Entity', details: 'Invalid request because of \'System does not have a consumption meter\'', code: 422 });
+        if (req.query.granularity !== 'week' || !/^\d+$/.test(req.query.start_at ?? '')) return json(res, 422, { message: 'Unprocessable Entity', details: 'Failed to parse date', code: 422 });
+        const now = Math.floor(Date.now() / 1000);
+        // Before the first report: moved to it. One week at most, never past now.
+        const start = Math.max(Number(req.query.start_at), m.first);
+        const end = Math.min(now, start + 7 * 86400);
+        const rows = [];
+        for (let e = start - (start % 900) + 900; e <= end; e += 900) rows.push(e);
+        fake.telemetryCalls.push({ system: telemetry[1], path: telemetry[2], start_at: Number(req.query.start_at) });
+        const meta = { status: 'normal', last_report_at: now, last_energy_at: now, operational_at: m.first };
+        if (telemetry[2] === 'telemetry/consumption_meter') {
+          return json(res, 200, { system_id: Number(telemetry[1]), granularity: 'week', total_devices: 1, start_at: start, end_at: end, items: 'intervals', intervals: rows.map((e) => ({ end_at: e, devices_reporting: 1, enwh: fake.wh('consumption', e) })), meta });
+        }
+        const field = telemetry[2] === 'energy_import_telemetry' ? 'wh_imported' : 'wh_exported';
+        const kind = field === 'wh_imported' ? 'import' : 'export';
+        return json(res, 200, { system_id: Number(telemetry[1]), granularity: 'week', total_devices: 0, start_at: start, end_at: end, items: 'intervals', intervals: [rows.map((e) => ({ end_at: e, [field]: fake.wh(kind, e) }))], meta });
       }
       const lifetime = /^\/api\/v4\/systems\/(\d+)\/energy_lifetime$/.exec(req.path);
       if (lifetime) {
@@ -86,7 +114,15 @@ export async function enphase({ clientId, clientSecret, apiKey }) {
   // One system per grant unless a test says otherwise; production by system.
   fake.systemsFor = (token) => [{ system_id: systemOf.get(token), name: 'Head office array', public_name: 'Residential System', timezone: 'Europe/London', status: 'normal' }];
   fake.production = {};
+  // Systems with a consumption meter: { [systemId]: { first: epoch s of the first report } }.
+  fake.meters = {};
+  fake.telemetryCalls = [];
+  fake.wh = (kind, end) => {
+    const n = end / 900;
+    return kind === 'consumption' ? (n % 23) * 11 + 7 : kind === 'import' ? (n % 13) * 9 : (n % 7) * 5;
+  };
   fake.windows = {};
+  fake.windowSystems = {};
   fake.rejected = 0;
   fake.limit = null;
   return fake;

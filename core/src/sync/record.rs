@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub enum ActivityType {
     ElectricityImport,
     ElectricityExport,
+    /// A site's whole consumption (grid and own generation), as a
+    /// consumption meter reads it: context, not itself an emission source.
+    ElectricityConsumption,
     Gas,
     SolarGeneration,
     Spend,
@@ -24,9 +27,10 @@ pub enum ActivityType {
 }
 
 impl ActivityType {
-    pub const ALL: [ActivityType; 12] = [
+    pub const ALL: [ActivityType; 13] = [
         ActivityType::ElectricityImport,
         ActivityType::ElectricityExport,
+        ActivityType::ElectricityConsumption,
         ActivityType::Gas,
         ActivityType::SolarGeneration,
         ActivityType::Spend,
@@ -43,6 +47,7 @@ impl ActivityType {
         match self {
             ActivityType::ElectricityImport => "electricity_import",
             ActivityType::ElectricityExport => "electricity_export",
+            ActivityType::ElectricityConsumption => "electricity_consumption",
             ActivityType::Gas => "gas",
             ActivityType::SolarGeneration => "solar_generation",
             ActivityType::Spend => "spend",

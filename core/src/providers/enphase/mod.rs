@@ -13,6 +13,7 @@ use super::{setting, Provider, Secrets, Settings};
 use crate::budget::Limit;
 
 pub mod sync;
+mod telemetry;
 
 /// The Watt plan's limits (10 calls a minute, 1,000 a month) unless
 /// `ENPHASE_RATE_LIMITS` says the app's plan (`"50/60"` for Kilowatt...).

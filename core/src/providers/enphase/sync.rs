@@ -16,9 +16,8 @@
 //! stored with their UK midnights; for other zones the Worker carries no
 //! rules, so the local day is stored at UTC midnight and the record says
 //! so (`conversion.day_boundary`). Today is not stored until it is over.
-//! Consumption, import and export (meter telemetry, one request per day per
-//! meter) are not synced yet: they need more calls than the plans allow
-//! without the shared budget planning per system.
+//! Systems with a consumption meter also get consumption, grid import and
+//! export in 15-minute intervals (`telemetry.rs`), a week per call.
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use serde_json::{json, Value};
@@ -27,6 +26,8 @@ use crate::providers::http::{error_message, sanitize, HttpRequest, HttpResponse}
 use crate::sync::engine::{Discovered, DiscoveryStep, Page, PageError, Source};
 use crate::sync::london;
 use crate::sync::record::{ActivityRecord, ActivityType};
+
+use super::telemetry;
 
 const PAGE_SIZE: u32 = 100;
 
@@ -82,46 +83,71 @@ impl EnphaseSync {
 }
 
 impl Source for EnphaseSync {
+    /// The systems' pages, then each system's devices (for its meters).
     fn discovery(&self, answers: &[HttpResponse]) -> DiscoveryStep {
         let mut systems = Vec::new();
-        let mut total = 0;
+        let mut pages = 0;
+        let mut more = true;
         for resp in answers {
+            if !more {
+                break;
+            }
             if resp.status != 200 {
                 return DiscoveryStep::Failed(fail(resp));
             }
-            let page: Value = match serde_json::from_slice(&resp.body) {
-                Ok(p) => p,
-                Err(_) => {
-                    return DiscoveryStep::Failed(PageError::Transient(
-                        "unreadable systems page".into(),
-                    ))
-                }
+            let Ok(page) = serde_json::from_slice::<Value>(&resp.body) else {
+                let said = "unreadable systems page";
+                return DiscoveryStep::Failed(PageError::Transient(said.into()));
             };
-            total = page["total"].as_u64().unwrap_or(0);
-            systems.extend(page["systems"].as_array().cloned().unwrap_or_default());
+            pages += 1;
+            let found = page["systems"].as_array().cloned().unwrap_or_default();
+            let total = page["total"].as_u64().unwrap_or(0);
+            more = !found.is_empty() && pages < 100;
+            systems.extend(found);
+            more &= (systems.len() as u64) < total;
         }
-        if answers.is_empty() || (systems.len() as u64) < total && answers.len() < 100 {
-            let page = (answers.len() + 1).to_string();
+        if pages == 0 || more {
+            let page = (pages + 1).to_string();
             let size = PAGE_SIZE.to_string();
             return DiscoveryStep::Fetch(self.get("/systems", &[("page", &page), ("size", &size)]));
         }
-        DiscoveryStep::Done(
-            systems
-                .iter()
-                .filter_map(|s| {
-                    let id = s["system_id"].as_u64()?;
-                    Some(Discovered {
-                        key: format!("enphase:{id}:production"),
-                        spec: json!({
-                            "kind": "production",
-                            "system_id": id,
-                            "name": s["name"],
-                            "timezone": s["timezone"].as_str().unwrap_or("UTC"),
-                        }),
-                    })
+        systems.retain(|s| s["system_id"].is_u64());
+        let devices = &answers[pages..];
+        if let Some(s) = systems.get(devices.len()) {
+            let id = s["system_id"].as_u64().unwrap_or_default();
+            return DiscoveryStep::Fetch(self.get(&format!("/systems/{id}/devices"), &[]));
+        }
+        let mut found = Vec::new();
+        for (s, devices) in systems.iter().zip(devices) {
+            if devices.status == 429 {
+                return DiscoveryStep::Failed(fail(devices));
+            }
+            let id = s["system_id"].as_u64().unwrap_or_default();
+            let spec = |kind: &str| {
+                json!({
+                    "kind": kind,
+                    "system_id": id,
+                    "name": s["name"],
+                    "timezone": s["timezone"].as_str().unwrap_or("UTC"),
                 })
-                .collect(),
-        )
+            };
+            found.push(Discovered {
+                key: format!("enphase:{id}:production"),
+                spec: spec("production"),
+            });
+            // A system whose devices cannot be read is taken to have no
+            // meters this run; its production still syncs.
+            let listed: Value = serde_json::from_slice(&devices.body).unwrap_or_default();
+            if devices.status == 200 && telemetry::has_consumption_meter(&listed) {
+                for (kind, ..) in telemetry::KINDS {
+                    found.push(Discovered {
+                        key: format!("enphase:{id}:{kind}"),
+                        spec: spec(kind),
+                    });
+                }
+            }
+        }
+        DiscoveryStep::Done(found)
     }
 
     fn align(&self, window: (DateTime<Utc>, DateTime<Utc>)) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -133,11 +159,16 @@ impl Source for EnphaseSync {
     fn page_request(
         &self,
         spec: &Value,
-        _from: DateTime<Utc>,
+        from: DateTime<Utc>,
         _to: DateTime<Utc>,
         _token: Option<&str>,
     ) -> HttpRequest {
         let id = spec["system_id"].as_u64().unwrap_or_default();
+        if let Some((_, path, ..)) = telemetry::kind(spec["kind"].as_str().unwrap_or_default()) {
+            let start = from.timestamp().to_string();
+            let query = [("start_at", start.as_str()), ("granularity", "week")];
+            return self.get(&format!("/systems/{id}/{path}"), &query);
+        }
         self.get(
             &format!("/systems/{id}/energy_lifetime"),
             &[("production", "all")],
@@ -155,10 +186,12 @@ impl Source for EnphaseSync {
             return Err(fail(resp));
         }
         let body: Value = serde_json::from_slice(&resp.body).map_err(|_| {
-            PageError::Transient(
-                "an energy_lifetime answer that is not JSON (the API queue may be full)".into(),
-            )
+            PageError::Transient("an answer that is not JSON (the API queue may be full)".into())
         })?;
+        let kind = spec["kind"].as_str().unwrap_or("production");
+        if kind != "production" {
+            return telemetry::parse(stream, kind, &body, window);
+        }
         let start = body["start_date"]
             .as_str()
             .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
