@@ -135,8 +135,18 @@ for (const vendor of ['openai', 'anthropic']) {
   });
 }
 
-test('OpenAI and Anthropic are available in the catalog, with Octopus', async () => {
+test('exactly the five syncing providers are available, each saying what its sync yields', async () => {
   const res = await worker.fetch('/api/v1/integrations?status=available&per_page=100');
-  const ids = (await res.json()).data.map((i) => i.id);
-  for (const id of ['octopus-energy', 'openai', 'anthropic']) assert.ok(ids.includes(id), `${id} in ${ids}`);
+  const ids = (await res.json()).data.map((i) => i.id).sort();
+  assert.deepEqual(ids, ['anthropic', 'enphase', 'octopus-energy', 'openai', 'xero']);
+  const types = { anthropic: ['ai_tokens', 'spend'], enphase: ['solar_generation', 'electricity_consumption', 'electricity_import', 'electricity_export'], 'octopus-energy': ['electricity_import', 'electricity_export', 'gas'], openai: ['ai_tokens', 'spend'], xero: ['spend'] };
+  for (const id of ids) {
+    const detail = await (await worker.fetch(`/api/v1/integrations/${id}`)).json();
+    assert.deepEqual(detail.syncs.activity_types, types[id], id);
+    assert.equal(detail.granularity, detail.syncs.granularity, id);
+    assert.equal(detail.history, detail.syncs.history, id);
+  }
+  const solaredge = await (await worker.fetch('/api/v1/integrations/solaredge')).json();
+  assert.equal(solaredge.status, 'coming_soon');
+  assert.equal(solaredge.syncs, undefined);
 });

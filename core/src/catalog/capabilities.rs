@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use super::model::{AuthType, Integration};
+use super::model::{AuthType, DataType, Integration};
 use crate::providers;
+use crate::sync::record::ActivityType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
@@ -69,4 +70,36 @@ pub fn status(integration: &Integration, caps: Capabilities) -> Status {
         AuthType::FileUpload if providers::file_upload_works() => Status::FileUpload,
         _ => Status::ComingSoon,
     }
+}
+
+/// What the provider's sync yields, where it syncs.
+pub fn sync_facts(integration_id: &str) -> Option<providers::SyncFacts> {
+    providers::provider(integration_id)
+        .filter(|p| p.support().sync)
+        .and_then(|p| p.sync_facts())
+}
+
+/// The catalog's data types for the activity types a sync writes.
+pub fn data_types(types: &[ActivityType]) -> Vec<DataType> {
+    let mut out: Vec<DataType> = types
+        .iter()
+        .map(|t| match t {
+            ActivityType::ElectricityImport
+            | ActivityType::ElectricityExport
+            | ActivityType::ElectricityConsumption => DataType::Electricity,
+            ActivityType::Gas => DataType::Gas,
+            ActivityType::SolarGeneration => DataType::SolarGeneration,
+            ActivityType::Spend => DataType::Spend,
+            ActivityType::AiTokens => DataType::Tokens,
+            ActivityType::Fuel => DataType::Fuel,
+            ActivityType::Water => DataType::Water,
+            ActivityType::Heat => DataType::Heat,
+            ActivityType::Travel => DataType::Travel,
+            ActivityType::Waste => DataType::Waste,
+            ActivityType::Refrigerant => DataType::Refrigerants,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }

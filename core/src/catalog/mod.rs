@@ -62,11 +62,21 @@ pub struct Detail<'a> {
     pub integration: &'a Integration,
     pub status: Status,
     pub capabilities: Capabilities,
+    /// What a sync yields, from the provider's code (absent until it syncs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syncs: Option<crate::providers::SyncFacts>,
 }
 
 impl Entry {
-    fn new(integration: Integration) -> Self {
+    fn new(mut integration: Integration) -> Self {
         let capabilities = capabilities::capabilities(&integration);
+        if let Some(facts) = capabilities::sync_facts(&integration.id) {
+            // A provider that syncs says what it yields: the code, not the
+            // typed data, is what the catalog shows.
+            integration.data_types = capabilities::data_types(facts.activity_types);
+            integration.granularity = facts.granularity;
+            integration.history = facts.history.to_owned();
+        }
         let status = capabilities::status(&integration, capabilities);
         let search = SearchText {
             name: integration.name.to_lowercase(),
@@ -106,6 +116,7 @@ impl Entry {
             integration: &self.integration,
             status: self.status,
             capabilities: self.capabilities,
+            syncs: capabilities::sync_facts(&self.integration.id),
         }
     }
 }

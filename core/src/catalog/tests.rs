@@ -282,3 +282,26 @@ fn embedded_data_parses() {
         panic!("catalog data does not parse: {e}");
     }
 }
+
+#[test]
+fn every_syncing_provider_states_what_it_yields_and_the_catalog_shows_that() {
+    let catalog = catalog();
+    for id in crate::providers::syncing() {
+        let entry = catalog
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} is not in the catalog"));
+        let detail = entry.detail();
+        let facts = detail
+            .syncs
+            .unwrap_or_else(|| panic!("{id} syncs without saying what it yields"));
+        assert!(!facts.activity_types.is_empty(), "{id}");
+        assert_eq!(
+            detail.integration.data_types,
+            super::capabilities::data_types(facts.activity_types),
+            "{id}: the catalog's data types are the code's"
+        );
+        assert_eq!(detail.integration.granularity, facts.granularity, "{id}");
+        assert_eq!(detail.integration.history, facts.history, "{id}");
+    }
+    assert!(catalog.get("solaredge").unwrap().detail().syncs.is_none());
+}

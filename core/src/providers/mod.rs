@@ -89,6 +89,20 @@ impl<'a> Secrets<'a> {
     }
 }
 
+/// What a provider's sync yields, stated by the code that does it: the
+/// catalog shows these for every provider that syncs, never the typed data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SyncFacts {
+    /// The activity records written, by type.
+    pub activity_types: &'static [crate::sync::record::ActivityType],
+    /// The finest period of those records.
+    pub granularity: crate::catalog::model::Granularity,
+    /// How far back a first sync reaches, and what limits it.
+    pub history: &'static str,
+    /// What one stream of records is (a meter, a system, an organisation).
+    pub per: &'static str,
+}
+
 pub trait Provider: Sync {
     /// The catalog id this implements.
     fn id(&self) -> &'static str;
@@ -118,6 +132,11 @@ pub trait Provider: Sync {
         _settings: &dyn Settings,
         _user_settings: &serde_json::Value,
     ) -> Option<Box<dyn crate::sync::engine::Source>> {
+        None
+    }
+
+    /// What syncing yields (`Some` for every provider that syncs).
+    fn sync_facts(&self) -> Option<SyncFacts> {
         None
     }
 

@@ -43,6 +43,16 @@ impl Provider for OpenAi {
         Some(1440)
     }
 
+    fn sync_facts(&self) -> Option<super::SyncFacts> {
+        use crate::sync::record::ActivityType;
+        Some(super::SyncFacts {
+            activity_types: &[ActivityType::AiTokens, ActivityType::Spend],
+            granularity: crate::catalog::model::Granularity::Daily,
+            history: "Daily token usage per model and daily costs over the sync horizon (396 days unless the datasource's `sync_horizon_days` says otherwise, at most 10 years)",
+            per: "organisation and model",
+        })
+    }
+
     fn support(&self) -> super::Support {
         super::Support::SYNCS
     }

@@ -87,6 +87,16 @@ impl Provider for Enphase {
         Some(1440)
     }
 
+    fn sync_facts(&self) -> Option<super::SyncFacts> {
+        use crate::sync::record::ActivityType;
+        Some(super::SyncFacts {
+            activity_types: &[ActivityType::SolarGeneration, ActivityType::ElectricityConsumption, ActivityType::ElectricityImport, ActivityType::ElectricityExport],
+            granularity: crate::catalog::model::Granularity::FifteenMinute,
+            history: "Daily production over the sync horizon (396 days unless the datasource's `sync_horizon_days` says otherwise, at most 10 years); consumption, import and export in 15-minute intervals where the system has a consumption meter, within Enphase's two years",
+            per: "system (and its meters)",
+        })
+    }
+
     fn support(&self) -> super::Support {
         super::Support::SYNCS
     }

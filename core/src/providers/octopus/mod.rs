@@ -78,6 +78,16 @@ impl Provider for Octopus {
         Some(1440)
     }
 
+    fn sync_facts(&self) -> Option<super::SyncFacts> {
+        use crate::sync::record::ActivityType;
+        Some(super::SyncFacts {
+            activity_types: &[ActivityType::ElectricityImport, ActivityType::ElectricityExport, ActivityType::Gas],
+            granularity: crate::catalog::model::Granularity::HalfHourly,
+            history: "Half-hourly smart-meter readings over the sync horizon (396 days unless the datasource's `sync_horizon_days` says otherwise, at most 10 years), as far back as Octopus holds them",
+            per: "meter",
+        })
+    }
+
     fn support(&self) -> super::Support {
         super::Support::SYNCS
     }

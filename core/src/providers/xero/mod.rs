@@ -100,6 +100,16 @@ impl Provider for Xero {
         }))
     }
 
+    fn sync_facts(&self) -> Option<super::SyncFacts> {
+        use crate::sync::record::ActivityType;
+        Some(super::SyncFacts {
+            activity_types: &[ActivityType::Spend],
+            granularity: crate::catalog::model::Granularity::Daily,
+            history: "Bank spend and bills changed within the sync horizon (396 days unless the datasource's `sync_horizon_days` says otherwise, at most 10 years), by document date",
+            per: "organisation",
+        })
+    }
+
     fn support(&self) -> super::Support {
         super::Support::SYNCS
     }
