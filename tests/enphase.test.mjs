@@ -163,3 +163,19 @@ test('a system with a consumption meter also syncs consumption, grid import and 
   const view = (await api(user, 'GET', `/api/v1/datasources/${id}`)).body;
   assert.deepEqual(view.streams.map((s) => s.stream ?? s.key ?? s.id).length, 4, JSON.stringify(view.streams));
 });
+
+test('connection checks draw from the same app budget: past the plan limit a check is refused without calling Enphase', async () => {
+  en.limit = null;
+  // Two customers (the API's own limiter allows a user five checks a minute).
+  const users = ['user_en_p', 'user_en_q'];
+  const ids = [];
+  for (const user of users) ids.push(await connectOAuth(worker, api, user, 'enphase'));
+  await new Promise((r) => setTimeout(r, (LIMIT.seconds - ((Date.now() / 1000) % LIMIT.seconds)) * 1000 + 50));
+  const before = en.requests.filter((r) => r.path === '/api/v4/systems').length;
+  const checks = await Promise.all(Array.from({ length: LIMIT.calls + 3 }, (_, i) => api(users[i % 2], 'POST', `/api/v1/datasources/${ids[i % 2]}/check`)));
+  const probes = en.requests.filter((r) => r.path === '/api/v4/systems').length - before;
+  const refused = checks.filter((c) => c.status === 503);
+  assert.ok(probes <= LIMIT.calls, `${probes} probes in one window`);
+  assert.ok(refused.length >= 3, checks.map((c) => c.status).join(','));
+  assert.match(refused[0].body.detail, /shared call allowance .* spent; try again in \d+ seconds/);
+});

@@ -98,7 +98,7 @@ pub async fn complete(
     let stored = store_grant(ctx, provider, &pending, entry, &tokens).await?;
     // The tokens are stored (a rotating refresh token must never exist only
     // in memory); now learn what the grant covers.
-    let outcome = probe_oauth(provider, tokens.clone(), &settings).await;
+    let outcome = probe_oauth(ctx.env, provider, tokens.clone(), &settings).await;
     let (status, last_error, info) = match outcome {
         Probe::Ok(info) => (Status::Active, None, Some(info.to_string())),
         // A provider outage is not the connection's fault: it stays active

@@ -22,7 +22,7 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, new: NewDatasource) -> Result<
     let secret = Secret::Fields {
         fields: new.credentials,
     };
-    let info = match probe(provider, secret.as_secrets(), &ctx.settings()).await {
+    let info = match probe(ctx.env, provider, secret.as_secrets(), &ctx.settings()).await {
         Probe::Ok(info) => info,
         failed => return Err(probe_error(&i.name, failed)),
     };
@@ -78,7 +78,7 @@ pub async fn update(ctx: &Ctx<'_>, rec: Record, changes: Changes) -> Result<View
             ApiError::unprocessable("credentials", "this integration cannot be connected")
         })?;
         let secret = Secret::Fields { fields };
-        match probe(provider, secret.as_secrets(), &ctx.settings()).await {
+        match probe(ctx.env, provider, secret.as_secrets(), &ctx.settings()).await {
             Probe::Ok(info) => provider_info = Some(info.to_string()),
             failed => return Err(probe_error(&i.name, failed)),
         }

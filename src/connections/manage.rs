@@ -35,7 +35,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
         // proves the refresh works too, which clears the backoff.
         let force = rec.refresh_failures > 0;
         let fresh = fresh_tokens(ctx, &rec, force, "check").await?;
-        let first = probe_oauth(provider, fresh.tokens, &settings).await;
+        let first = probe_oauth(ctx.env, provider, fresh.tokens, &settings).await;
         match first {
             Probe::Unauthorized(_) => {
                 let current = rows::get(&ctx.db, &rec.user_id, &rec.id)
@@ -43,7 +43,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
                     .map_err(db_error)?
                     .ok_or_else(|| not_found(&rec.id))?;
                 let fresh = fresh_tokens(ctx, &current, true, "check after 401").await?;
-                let again = probe_oauth(provider, fresh.tokens, &settings).await;
+                let again = probe_oauth(ctx.env, provider, fresh.tokens, &settings).await;
                 (again, fresh.version)
             }
             other => (other, fresh.version),
@@ -51,7 +51,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
     } else {
         let secret = ctx.open(&rec, "check").await?;
         (
-            probe(provider, secret.as_secrets(), &settings).await,
+            probe(ctx.env, provider, secret.as_secrets(), &settings).await,
             rec.credentials_version,
         )
     };

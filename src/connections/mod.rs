@@ -242,22 +242,46 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Calls the provider's cheapest authenticated endpoint.
+/// Calls the provider's cheapest authenticated endpoint: one call from the
+/// provider app's shared budget, like every other (a plan's monthly
+/// allowance counts probes too).
 pub async fn probe(
+    env: &worker::Env,
     provider: &dyn Provider,
     secrets: Secrets<'_>,
     settings: &dyn Settings,
 ) -> Probe {
+    let limits = provider.app_limits(settings);
+    if !limits.is_empty() {
+        let now = crate::clock::now().timestamp();
+        match crate::budget::take(env, provider.id(), (1, 1), &limits, now).await {
+            Ok(grant) if grant.calls == 0 => {
+                let wait = grant.retry_after.unwrap_or(60);
+                return Probe::Unavailable(format!(
+                    "the platform's shared call allowance for this provider is spent; try again in {wait} seconds"
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Probe::Unavailable(format!("{e:?}")),
+        }
+    }
     send_probe(provider, &provider.probe(secrets, settings)).await
 }
 
 /// [`probe`] with OAuth tokens.
 pub async fn probe_oauth(
+    env: &worker::Env,
     provider: &dyn Provider,
     tokens: carbon_core::oauth::TokenSet,
     settings: &dyn Settings,
 ) -> Probe {
-    probe(provider, Secret::Oauth { tokens }.as_secrets(), settings).await
+    probe(
+        env,
+        provider,
+        Secret::Oauth { tokens }.as_secrets(),
+        settings,
+    )
+    .await
 }
 
 async fn send_probe(provider: &dyn Provider, req: &HttpRequest) -> Probe {
