@@ -9,10 +9,12 @@ use crate::connections::{db_error, Ctx};
 use crate::outbound;
 use crate::storage::intensity as rows;
 
-/// Requests per refresh: with the cron's own few, well inside the free
-/// plan's 50 subrequests per invocation. A region first seen takes two
-/// refreshes to backfill (29 windows).
-const BUDGET: usize = 20;
+/// Requests per refresh. Each window is a fetch and a D1 batch (2
+/// subrequests): 16 windows are 32, plus 1 for the regions and the
+/// scheduling's 13 (3 D1, 10 `sendBatch`) = 46, inside the free plan's 50
+/// per invocation. A region first seen takes two refreshes to backfill (29
+/// windows).
+const BUDGET: usize = 16;
 
 /// Returns (windows fetched, points stored).
 pub async fn refresh(ctx: &Ctx<'_>) -> Result<(u32, u32), ApiError> {

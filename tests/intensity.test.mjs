@@ -45,7 +45,7 @@ test('two customers in one region: intensity is fetched and stored once per half
   await customer('user_ci_a', 12);
   await customer('user_ci_b', 12);
   await tick();
-  assert.equal(ci.calls.length, 20, 'one refresh spends its budget of 20 windows');
+  assert.equal(ci.calls.length, 16, 'one refresh spends its budget of 16 windows');
   assert.ok(ci.calls.every((c) => c.region === 12), 'one region, asked once, whoever is in it');
   assert.ok(ci.calls.every((c) => c.to - c.from <= 14 * 86400_000));
   await tick();
