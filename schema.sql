@@ -122,6 +122,15 @@ CREATE TABLE sync_streams (
     PRIMARY KEY (datasource_id, stream)
 );
 
+-- A run's discovery answers, kept until its streams begin (0007).
+CREATE TABLE sync_discovery (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
 -- Activity data (kWh, litres, GBP, tokens...) from any source, compact: what
 -- is constant per series and per provider page is stored once (README,
 -- "Storage growth"). The natural key (series, start, length) makes

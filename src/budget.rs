@@ -13,13 +13,9 @@ const KEY: &str = "budget";
 
 #[derive(Serialize, Deserialize)]
 enum Ask {
-    /// Up to `want` calls at unix second `now`, none unless `need` fit.
-    Take {
-        want: u32,
-        need: u32,
-        limits: Vec<Limit>,
-        now: i64,
-    },
+    /// Up to `want` calls, counted at the object's own clock (one clock
+    /// for every consumer, however late their requests arrive).
+    Take { want: u32, limits: Vec<Limit> },
     /// Calls granted at `taken_at` and never sent.
     GiveBack {
         calls: u32,
@@ -44,17 +40,15 @@ impl DurableObject for ProviderBudget {
         let ask: Ask = req.json().await?;
         let storage = self.state.storage();
         let mut budget: Budget = storage.get(KEY).await?.unwrap_or_default();
+        let now = crate::clock::now().timestamp();
         let nothing = Grant {
             calls: 0,
             retry_after: None,
+            at: now,
+            until: now,
         };
         let grant = match ask {
-            Ask::Take {
-                want,
-                need,
-                limits,
-                now,
-            } => budget.take_at_least(want, need, &limits, now),
+            Ask::Take { want, limits } => budget.take(want, &limits, now),
             Ask::GiveBack {
                 calls,
                 limits,
@@ -94,24 +88,11 @@ async fn call(env: &Env, app: &str, ask: &Ask) -> Result<Grant, ApiError> {
         .map_err(|e| ApiError::internal(format!("budget answer: {e}")))
 }
 
-/// Up to `want` calls (none unless `need` fit) for provider app `app`
-/// within `limits`, taken at unix second `now` (give back what is not sent
-/// with the same `now`).
-pub async fn take(
-    env: &Env,
-    app: &str,
-    (want, need): (u32, u32),
-    limits: &[Limit],
-    now: i64,
-) -> Result<Grant, ApiError> {
+/// Up to `want` calls for provider app `app` within `limits`; give back
+/// what is not sent with the grant's `at`.
+pub async fn take(env: &Env, app: &str, want: u32, limits: &[Limit]) -> Result<Grant, ApiError> {
     let limits = limits.to_vec();
-    let ask = Ask::Take {
-        want,
-        need,
-        limits,
-        now,
-    };
-    call(env, app, &ask).await
+    call(env, app, &Ask::Take { want, limits }).await
 }
 
 /// Returns `calls` taken at `taken_at` that were never sent.

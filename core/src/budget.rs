@@ -64,9 +64,19 @@ pub struct Grant {
     pub calls: u32,
     /// When nothing is granted: seconds until a call can be.
     pub retry_after: Option<u32>,
+    /// The instant the calls were counted at (give unsent ones back with it).
+    #[serde(default)]
+    pub at: i64,
+    /// The calls count in windows that end at this unix second: sent later,
+    /// they would land in the provider's next window, so they are not.
+    #[serde(default)]
+    pub until: i64,
 }
 
 impl Budget {
+    /// The window of `limit` that `now` falls in. Windows only move
+    /// forward: a request that arrives late with an older `now` counts
+    /// against the newer window, never resets it.
     fn spent(&mut self, limit: &Limit, now: i64) -> &mut (u32, i64, u32) {
         let start = now - now.rem_euclid(i64::from(limit.seconds));
         let i = match self.windows.iter().position(|w| w.0 == limit.seconds) {
@@ -77,7 +87,7 @@ impl Budget {
             }
         };
         let w = &mut self.windows[i];
-        if w.1 != start {
+        if w.1 < start {
             *w = (limit.seconds, start, 0);
         }
         w
@@ -85,36 +95,30 @@ impl Budget {
 
     /// Grants up to `want` calls within every limit, and spends them.
     pub fn take(&mut self, want: u32, limits: &[Limit], now: i64) -> Grant {
-        self.take_at_least(want, 1, limits, now)
-    }
-
-    /// As [`Budget::take`], but grants nothing unless `need` calls fit (a
-    /// slice whose first steps need several calls at once, as discovering
-    /// a grant's organisations does): it waits for the window instead.
-    pub fn take_at_least(&mut self, want: u32, need: u32, limits: &[Limit], now: i64) -> Grant {
-        let need = need.max(1);
-        let want = want.max(need);
+        let refused = |wait: i64| Grant {
+            calls: 0,
+            retry_after: Some(wait.clamp(1, i64::from(u32::MAX)) as u32),
+            at: now,
+            until: now,
+        };
         if now < self.closed_until {
-            return Grant {
-                calls: 0,
-                retry_after: Some((self.closed_until - now) as u32),
-            };
+            return refused(self.closed_until - now);
         }
         let mut calls = want;
         let mut wait = 0i64;
+        let mut until = i64::MAX;
         for limit in limits {
             let (seconds, start, spent) = *self.spent(limit, now);
+            let end = start + i64::from(seconds);
             let left = limit.calls.saturating_sub(spent);
-            if left < need.min(limit.calls) {
-                wait = wait.max(start + i64::from(seconds) - now);
+            if left == 0 {
+                wait = wait.max(end - now);
             }
             calls = calls.min(left);
+            until = until.min(end);
         }
-        if calls == 0 || calls < need.min(limits.iter().map(|l| l.calls).min().unwrap_or(need)) {
-            return Grant {
-                calls: 0,
-                retry_after: Some(wait.max(1) as u32),
-            };
+        if calls == 0 {
+            return refused(wait);
         }
         for limit in limits {
             self.spent(limit, now).2 += calls;
@@ -122,6 +126,8 @@ impl Budget {
         Grant {
             calls,
             retry_after: None,
+            at: now,
+            until,
         }
     }
 
@@ -170,13 +176,8 @@ mod tests {
             4,
             "what is left of the minute"
         );
-        assert_eq!(
-            b.take(1, &[MINUTE, MONTH], t0 + 20),
-            Grant {
-                calls: 0,
-                retry_after: Some(40)
-            }
-        );
+        let refused = b.take(1, &[MINUTE, MONTH], t0 + 20);
+        assert_eq!((refused.calls, refused.retry_after), (0, Some(40)));
         assert_eq!(
             b.take(20, &[MINUTE, MONTH], t0 + 60).calls,
             10,
@@ -196,13 +197,8 @@ mod tests {
     fn a_provider_429_closes_the_budget_until_its_time() {
         let mut b = Budget::default();
         b.close(1_000_100);
-        assert_eq!(
-            b.take(3, &[MINUTE], 1_000_000),
-            Grant {
-                calls: 0,
-                retry_after: Some(100)
-            }
-        );
+        let refused = b.take(3, &[MINUTE], 1_000_000);
+        assert_eq!((refused.calls, refused.retry_after), (0, Some(100)));
         assert_eq!(b.take(3, &[MINUTE], 1_000_100).calls, 3);
         assert_eq!(
             Limit::parse("4/5"),
@@ -257,24 +253,15 @@ mod tests {
     }
 
     #[test]
-    fn a_slice_that_needs_several_calls_at_once_waits_for_a_window_that_has_them() {
+    fn a_late_request_never_resets_a_newer_window_and_grants_say_when_they_lapse() {
         let mut b = Budget::default();
         let t0: i64 = 1_800_000_000;
-        assert_eq!(b.take(8, &[MINUTE], t0).calls, 8);
-        assert_eq!(
-            b.take_at_least(4, 3, &[MINUTE], t0 + 1),
-            Grant {
-                calls: 0,
-                retry_after: Some(59)
-            },
-            "two left, three needed: wait for the next minute"
-        );
-        assert_eq!(b.take_at_least(4, 2, &[MINUTE], t0 + 1).calls, 2);
-        assert_eq!(
-            b.take_at_least(20, 15, &[MINUTE], t0 + 60).calls,
-            10,
-            "never more than a window holds"
-        );
+        let g = b.take(6, &[MINUTE, MONTH], t0 + 60);
+        assert_eq!((g.calls, g.at, g.until), (6, t0 + 60, t0 + 120));
+        // A consumer that read its clock in the previous minute arrives late:
+        // it counts against the current minute, which keeps its six.
+        assert_eq!(b.take(10, &[MINUTE], t0 + 59).calls, 4);
+        assert_eq!(b.take(1, &[MINUTE], t0 + 61).calls, 0);
     }
 
     #[test]

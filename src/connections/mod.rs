@@ -253,8 +253,7 @@ pub async fn probe(
 ) -> Probe {
     let limits = provider.app_limits(settings);
     if !limits.is_empty() {
-        let now = crate::clock::now().timestamp();
-        match crate::budget::take(env, provider.id(), (1, 1), &limits, now).await {
+        match crate::budget::take(env, provider.id(), 1, &limits).await {
             Ok(grant) if grant.calls == 0 => {
                 let wait = grant.retry_after.unwrap_or(60);
                 return Probe::Unavailable(format!(

@@ -333,13 +333,18 @@ pub async fn stalled(db: &Db, before: &str, now: &str, limit: u32) -> worker::Re
 /// Deletes finished runs that ended before `before`, a bounded number per
 /// call (the maintenance cron comes back every hour).
 pub async fn purge(db: &Db, before: &str) -> worker::Result<()> {
-    db.prepare(
-        "DELETE FROM sync_runs WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('succeeded', 'partial', 'failed') \
-         AND finished_at < ?1 LIMIT 5000)",
-    )
-    .bind(&[text(before)])?
-    .run()
-    .await?;
+    let runs = db
+        .prepare(
+            "DELETE FROM sync_runs WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('succeeded', 'partial', 'failed') \
+             AND finished_at < ?1 LIMIT 5000)",
+        )
+        .bind(&[text(before)])?;
+    // Discovery answers of runs that ended before their streams began.
+    let discovery = db.prepare(
+        "DELETE FROM sync_discovery WHERE run_id NOT IN \
+         (SELECT id FROM sync_runs WHERE status IN ('queued', 'running'))",
+    );
+    db.batch(vec![runs, discovery]).await?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 //! statement, and under its 2 MB per value.
 
 use carbon_core::datasources::{parse_timestamp, timestamp};
+use carbon_core::providers::HttpResponse;
 use carbon_core::sync::engine::{Discovered, PageCounts, PageWrite, StreamState, SyncStore};
 use carbon_core::sync::plan::RunPlan;
 use carbon_core::sync::ActivityRecord;
@@ -263,11 +264,58 @@ impl SyncStore for D1SyncStore<'_> {
                     .map_err(|e| e.to_string())?,
             );
         }
-        if statements.is_empty() {
-            return Ok(());
-        }
+        statements.push(
+            self.db
+                .prepare("DELETE FROM sync_discovery WHERE run_id = ?1")
+                .bind(&[text(run_id)])
+                .map_err(|e| e.to_string())?,
+        );
         self.db
             .batch(statements)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn discovery(&self, run_id: &str) -> Result<Vec<HttpResponse>, String> {
+        #[derive(Deserialize)]
+        struct Kept {
+            status: u16,
+            body: String,
+        }
+        let rows: Vec<Kept> = self
+            .db
+            .prepare("SELECT status, body FROM sync_discovery WHERE run_id = ?1 ORDER BY seq")
+            .bind(&[text(run_id)])
+            .map_err(|e| e.to_string())?
+            .all()
+            .await
+            .and_then(|r| r.results())
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .map(|k| HttpResponse::new(k.status, k.body))
+            .collect())
+    }
+
+    async fn keep_discovery(
+        &self,
+        run_id: &str,
+        seq: usize,
+        resp: &HttpResponse,
+    ) -> Result<(), String> {
+        self.db
+            .prepare(
+                "INSERT OR REPLACE INTO sync_discovery (run_id, seq, status, body) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&[
+                text(run_id),
+                worker::wasm_bindgen::JsValue::from_f64(seq as f64),
+                worker::wasm_bindgen::JsValue::from_f64(f64::from(resp.status)),
+                text(&String::from_utf8_lossy(&resp.body)),
+            ])
+            .map_err(|e| e.to_string())?
+            .run()
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -7,11 +7,20 @@ use worker::Bucket;
 
 use crate::outbound;
 
-pub struct WorkerFetcher;
+/// Provider calls, until the deadline of the call budget that granted them
+/// (unix ms): past it, a call would count in the provider's next window.
+pub struct WorkerFetcher {
+    pub deadline_ms: Option<i64>,
+}
 
 impl Fetcher for WorkerFetcher {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
         outbound::send(req).await.map_err(|e| e.to_string())
+    }
+
+    fn may_send(&self) -> bool {
+        self.deadline_ms
+            .is_none_or(|d| crate::clock::now().timestamp_millis() < d)
     }
 }
 

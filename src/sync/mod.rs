@@ -28,9 +28,11 @@ use adapters::{R2Blobs, WorkerFetcher};
 pub const QUEUE: &str = "SYNC_QUEUE";
 pub const RAW_BUCKET: &str = "RAW";
 
-/// Subrequests one slice may spend: the free plan allows 50 per invocation,
-/// and the slice's D1 and queue calls need a few of their own.
-const SLICE_BUDGET: u32 = 40;
+/// Subrequests one slice may spend on provider calls and R2 puts: the free
+/// plan allows 50 per invocation, and the slice's own D1 calls (6-9), queue
+/// send and call-budget Durable Object calls (up to 2 a budget, and a close)
+/// need the rest.
+const SLICE_BUDGET: u32 = 32;
 /// How long a consumer holds a run: longer than any slice takes.
 const RUN_LEASE: Duration = Duration::minutes(5);
 
@@ -43,28 +45,14 @@ const UNAUTHORIZED_ONCE: &str = "unauthorized_refreshing";
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SyncMessage {
     pub run_id: String,
-    /// Provider calls the next slice needs at once (a hint: without it the
-    /// slice asks for its usual share).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub need: Option<u32>,
 }
 
 async fn send(env: &Env, run_id: &str, delay_secs: u32) -> Result<(), ApiError> {
-    send_needing(env, run_id, delay_secs, None).await
-}
-
-async fn send_needing(
-    env: &Env,
-    run_id: &str,
-    delay_secs: u32,
-    need: Option<u32>,
-) -> Result<(), ApiError> {
     let queue = env
         .queue(QUEUE)
         .map_err(|e| ApiError::internal(format!("queue binding {QUEUE}: {e}")))?;
     let message = MessageBuilder::new(SyncMessage {
         run_id: run_id.to_owned(),
-        need,
     })
     .delay_seconds(delay_secs.min(43_200))
     .build();
@@ -206,15 +194,13 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default();
-        keys.extend(p.tenant_budget(&info, &ctx.settings()));
+        keys.extend(p.tenant_budgets(&info, &rec.id, &ctx.settings()));
     }
-    let need = message.need.unwrap_or(1);
-    let asked = (SLICE_BUDGET / 2, need);
-    let taken = match budgets::take(ctx.env, keys, asked, now.timestamp()).await? {
+    let taken = match budgets::take(ctx.env, keys, SLICE_BUDGET / 2).await? {
         Ok(taken) => taken,
         Err(wait) => {
             let said = "waiting for the provider's shared call budget";
-            return wait_for(ctx, &run, now, wait, said, message.need).await;
+            return wait_for(ctx, &run, now, wait, said).await;
         }
     };
     let calls = taken.calls;
@@ -227,7 +213,9 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
     };
     let outcome = run_slice(
         &store,
-        &WorkerFetcher,
+        &WorkerFetcher {
+            deadline_ms: taken.deadline_ms,
+        },
         &R2Blobs(bucket),
         source.as_ref(),
         &slice,
@@ -237,11 +225,11 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
     taken.settle(ctx.env, outcome.progress().calls).await;
     match outcome {
         SliceOutcome::Done(_) => end(ctx, &run, &rec, "succeeded", "", "", None).await,
-        SliceOutcome::More(progress) => {
+        SliceOutcome::More(_) => {
             runs::release(&ctx.db, &run.id, "running", &rec.id)
                 .await
                 .map_err(db_error)?;
-            send_needing(ctx.env, &run.id, 0, taken.starved(&progress)).await
+            send(ctx.env, &run.id, 0).await
         }
         SliceOutcome::RateLimited(_, wait) => {
             let wait = wait
@@ -250,7 +238,7 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
             // The provider's count wins: no customer calls until then.
             taken.close(ctx.env, (now + wait).timestamp()).await?;
             let said = "the provider is rate limiting requests; waiting as it asked";
-            wait_for(ctx, &run, now, wait, said, None).await
+            wait_for(ctx, &run, now, wait, said).await
         }
         SliceOutcome::Retry(progress, reason) => {
             if run.attempts as u32 + 1 >= plan::MAX_ATTEMPTS {
@@ -318,13 +306,12 @@ async fn wait_for(
     now: DateTime<Utc>,
     wait: Duration,
     said: &str,
-    need: Option<u32>,
 ) -> Result<(), ApiError> {
     let at = timestamp(now + wait);
     runs::postpone(&ctx.db, run, &at, true, "rate_limited", said)
         .await
         .map_err(db_error)?;
-    send_needing(ctx.env, &run.id, wait.num_seconds() as u32, need).await
+    send(ctx.env, &run.id, wait.num_seconds() as u32).await
 }
 
 /// A failed slice waits, with exponential backoff and jitter, counted as a

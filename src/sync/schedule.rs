@@ -25,10 +25,7 @@ async fn send_all(env: &Env, run_ids: &[String]) -> Result<u32, ApiError> {
         .map_err(|e| ApiError::internal(format!("queue binding {QUEUE}: {e}")))?;
     let mut sent = 0;
     for chunk in run_ids.chunks(100) {
-        let batch = chunk.iter().map(|id| SyncMessage {
-            run_id: id.clone(),
-            need: None,
-        });
+        let batch = chunk.iter().map(|id| SyncMessage { run_id: id.clone() });
         match queue.send_batch(batch).await {
             Ok(()) => sent += chunk.len() as u32,
             Err(e) => worker::console_error!(

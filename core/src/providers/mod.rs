@@ -156,14 +156,15 @@ pub trait Provider: Sync {
     }
 
     /// Limits the provider keeps per tenant (organisation) rather than per
-    /// app, with the budget key of the tenants this connection reaches
-    /// (from what its probe kept); `None` when it has none.
-    fn tenant_budget(
+    /// app: the budgets (key, limits) a slice of this connection draws
+    /// from, from the tenants its probe found; empty when none apply.
+    fn tenant_budgets(
         &self,
         _provider_info: &serde_json::Value,
+        _connection_id: &str,
         _settings: &dyn Settings,
-    ) -> Option<(String, Vec<crate::budget::Limit>)> {
-        None
+    ) -> Vec<(String, Vec<crate::budget::Limit>)> {
+        Vec::new()
     }
 
     /// How often new data appears at the provider, in minutes, when that is

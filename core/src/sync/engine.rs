@@ -82,6 +82,17 @@ pub trait SyncStore {
     ) -> Result<(), String>;
     /// The atomic page write (see [`PageWrite`]).
     async fn apply_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, String>;
+    /// The discovery answers this run has kept so far, in order (a
+    /// discovery longer than one slice's calls resumes from them).
+    async fn discovery(&self, run_id: &str) -> Result<Vec<HttpResponse>, String>;
+    /// Keeps discovery answer number `seq` of the run (dropped when its
+    /// streams begin).
+    async fn keep_discovery(
+        &self,
+        run_id: &str,
+        seq: usize,
+        resp: &HttpResponse,
+    ) -> Result<(), String>;
     /// Notes why a stream's last page failed (shown per stream; cleared by
     /// the stream's next page). Best effort: the run records the failure.
     async fn stream_failed(&self, stream: &str, error: &str) -> Result<(), String>;
@@ -90,6 +101,11 @@ pub trait SyncStore {
 #[allow(async_fn_in_trait)]
 pub trait Fetcher {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String>;
+    /// Whether a provider call may still start (the calls granted by a
+    /// shared budget lapse with its window); checked before each one.
+    fn may_send(&self) -> bool {
+        true
+    }
 }
 
 #[allow(async_fn_in_trait)]
@@ -255,13 +271,30 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
         Err(e) => return retry(progress, format!("storage: {e}")),
     };
     if !streams.iter().any(|s| s.position.is_some()) {
-        let mut answers = Vec::new();
+        // Discovery resumes from the answers earlier slices kept: one that
+        // needs more calls than a slice gets (many systems, organisations)
+        // still gets through, a slice at a time.
+        let mut answers = match store.discovery(slice.run_id).await {
+            Ok(a) => a,
+            Err(e) => return retry(progress, format!("storage: {e}")),
+        };
+        let mut kept = answers.len();
         let found = loop {
             match source.discovery(&answers) {
                 DiscoveryStep::Done(found) => break found,
                 DiscoveryStep::Failed(err) => return page_failure(progress, err, slice.now),
                 DiscoveryStep::Fetch(req) => {
-                    if budget == 0 || calls == 0 {
+                    // The answers discovery went on from are kept (one
+                    // storage call each); one it failed on never is.
+                    while kept < answers.len() && budget > 0 {
+                        budget -= 1;
+                        let stored = store.keep_discovery(slice.run_id, kept, &answers[kept]);
+                        if let Err(e) = stored.await {
+                            return retry(progress, format!("storage: {e}"));
+                        }
+                        kept += 1;
+                    }
+                    if budget == 0 || calls == 0 || !fetcher.may_send() {
                         return SliceOutcome::More(progress);
                     }
                     budget -= 1;
@@ -274,11 +307,11 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                 }
             }
         };
-        if found.is_empty() {
-            return SliceOutcome::Done(progress);
-        }
         if let Err(e) = store.begin_streams(slice.run_id, &found, slice.plan).await {
             return retry(progress, format!("storage: {e}"));
+        }
+        if found.is_empty() {
+            return SliceOutcome::Done(progress);
         }
         streams = match store.streams(slice.run_id).await {
             Ok(s) => s,
@@ -321,7 +354,7 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                 stream.done = true;
                 break;
             }
-            if calls == 0 {
+            if calls == 0 || !fetcher.may_send() {
                 return SliceOutcome::More(progress);
             }
             let req = source.page_request(&stream.spec, window.0, window.1, token.as_deref());

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::engine::{Blobs, Discovered, PageCounts, PageWrite, StreamState, SyncStore};
 use super::plan::RunPlan;
 use super::record::ActivityType;
+use crate::providers::HttpResponse;
 
 /// Where the scheduled crashes fall: operation numbers (every store write,
 /// fetch and blob put counts one) at which the operation fails before
@@ -72,6 +73,8 @@ pub struct State {
     pub counts: PageCounts,
     /// The last failure noted per stream.
     pub errors: BTreeMap<String, String>,
+    /// Discovery answers kept per run.
+    pub discovery: BTreeMap<String, Vec<HttpResponse>>,
 }
 
 pub struct MemoryStore<'a> {
@@ -118,6 +121,7 @@ impl SyncStore for MemoryStore<'_> {
             return Err("crash before begin_streams".into());
         }
         let mut s = self.state.borrow_mut();
+        s.discovery.remove(run_id);
         for d in found {
             let cursor = s.streams.get(&d.key).and_then(|(_, c)| *c);
             s.streams.insert(d.key.clone(), (d.spec.clone(), cursor));
@@ -192,6 +196,29 @@ impl SyncStore for MemoryStore<'_> {
             Cut::After => Err("crash after apply_page".into()),
             _ => Ok(counts),
         }
+    }
+
+    async fn discovery(&self, run_id: &str) -> Result<Vec<HttpResponse>, String> {
+        Ok(self
+            .state
+            .borrow()
+            .discovery
+            .get(run_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn keep_discovery(
+        &self,
+        run_id: &str,
+        seq: usize,
+        resp: &HttpResponse,
+    ) -> Result<(), String> {
+        let mut s = self.state.borrow_mut();
+        let kept = s.discovery.entry(run_id.to_owned()).or_default();
+        kept.truncate(seq);
+        kept.push(resp.clone());
+        Ok(())
     }
 
     async fn stream_failed(&self, stream: &str, error: &str) -> Result<(), String> {

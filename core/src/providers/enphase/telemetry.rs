@@ -80,7 +80,15 @@ pub fn parse(
 ) -> Result<Page, PageError> {
     let (_, _, field, activity_type) = *kind(kind_name)
         .ok_or_else(|| PageError::Rejected(format!("unknown Enphase meter stream {stream}")))?;
-    let covered_to = window.1.min(window.0 + WEEK);
+    // The answer's own start: a meter's first report when the window began
+    // before it (the API moves the start there), so a first sync does not
+    // walk the empty weeks before a meter was installed.
+    let start = body["start_at"]
+        .as_i64()
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .filter(|t| *t > window.0)
+        .unwrap_or(window.0);
+    let covered_to = window.1.min(start + WEEK);
     let intervals = body["intervals"]
         .as_array()
         .ok_or_else(|| PageError::Transient("telemetry without its intervals".into()))?;

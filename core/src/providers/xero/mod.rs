@@ -123,22 +123,35 @@ impl Provider for Xero {
         )
     }
 
-    /// One budget for the organisations the grant covers (their ids, kept
-    /// by the probe): two connections to the same organisation share it.
-    fn tenant_budget(
+    /// Each organisation's budget, shared by every connection that reaches
+    /// it; a slice takes its calls from all of the grant's (it cannot know
+    /// beforehand which one they go to: conservative, never over). A grant
+    /// of more than two organisations draws from one budget for the set
+    /// (each budget costs the slice two Durable Object calls), and one
+    /// whose organisations are not known yet from its own.
+    fn tenant_budgets(
         &self,
         provider_info: &serde_json::Value,
+        connection_id: &str,
         settings: &dyn Settings,
-    ) -> Option<(String, Vec<Limit>)> {
+    ) -> Vec<(String, Vec<Limit>)> {
         let mut ids: Vec<&str> = provider_info["tenants"]
-            .as_array()?
-            .iter()
+            .as_array()
+            .into_iter()
+            .flatten()
             .filter_map(|t| t["tenant_id"].as_str())
             .collect();
         ids.sort_unstable();
         let limits = settings.get("XERO_TENANT_RATE_LIMITS");
         let limits = Limit::parse_list(limits.as_deref().unwrap_or(TENANT_LIMITS));
-        (!ids.is_empty()).then(|| (format!("xero/{}", ids.join(",")), limits))
+        match ids.len() {
+            0 => vec![(format!("xero/connection/{connection_id}"), limits)],
+            1 | 2 => ids
+                .iter()
+                .map(|id| (format!("xero/{id}"), limits.clone()))
+                .collect(),
+            _ => vec![(format!("xero/{}", ids.join(",")), limits)],
+        }
     }
 
     /// Revoking the refresh token removes every connection of the grant.

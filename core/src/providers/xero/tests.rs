@@ -107,6 +107,15 @@ fn a_page_asks_for_changes_since_the_position_and_continues_by_page_number() {
         .parse_page("xero:t-1:bills", &spec("bills"), window, &full(2, 3))
         .unwrap();
     assert_eq!((p.covered_to, p.next.as_deref()), (from, Some("3")));
+    // Otherwise the next request asks for changes since the last one read.
+    let keyset = ok(
+        json!({"pagination": {"page": 1, "pageSize": 100, "pageCount": 3, "itemCount": 250},
+        "Invoices": [{"InvoiceID": "i", "Status": "DRAFT", "UpdatedDateUTC": "/Date(1767409445789+0000)/"}]}),
+    );
+    let p = s
+        .parse_page("xero:t-1:bills", &spec("bills"), window, &keyset)
+        .unwrap();
+    assert_eq!((p.covered_to, p.next), (at("2026-01-03T03:04:05Z"), None));
     let p = s
         .parse_page("xero:t-1:bills", &spec("bills"), window, &full(3, 3))
         .unwrap();
@@ -186,4 +195,72 @@ fn limits_and_refusals_are_read_as_xero_sends_them() {
         s.parse_page("x", &spec("bank"), window, &full_without_pagination),
         Err(PageError::Transient(_))
     ));
+}
+
+/// Answers like Xero for three organisations with empty books, counting calls.
+struct Books {
+    calls: std::cell::RefCell<Vec<String>>,
+}
+
+impl crate::sync::engine::Fetcher for Books {
+    async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+        self.calls.borrow_mut().push(req.url.clone());
+        let body = if req.url.ends_with("/connections") {
+            json!([
+                {"tenantId": "t-1", "tenantType": "ORGANISATION", "tenantName": "A"},
+                {"tenantId": "t-2", "tenantType": "ORGANISATION", "tenantName": "B"},
+                {"tenantId": "t-3", "tenantType": "ORGANISATION", "tenantName": "C"}
+            ])
+        } else if req.url.contains("/Accounts") {
+            json!({"Accounts": [{"Code": "449", "Name": "Motor Vehicle Expenses"}]})
+        } else {
+            json!({"pagination": {"page": 1, "pageSize": 100, "pageCount": 1, "itemCount": 0}, "BankTransactions": [], "Invoices": []})
+        };
+        Ok(HttpResponse::new(200, body.to_string()))
+    }
+}
+
+#[test]
+fn a_discovery_longer_than_a_slice_resumes_where_it_stopped() {
+    use crate::sync::engine::{run_slice, Slice, SliceOutcome};
+    use crate::sync::memory::{Crashes, MemoryBlobs, MemoryStore};
+    use crate::sync::{RunMode, RunPlan};
+    let crashes = Crashes::default();
+    let store = MemoryStore::new(&crashes);
+    let blobs = MemoryBlobs {
+        keys: Default::default(),
+        crashes: &crashes,
+    };
+    let books = Books {
+        calls: Default::default(),
+    };
+    let now = at("2026-11-30T12:00:00Z");
+    let plan = RunPlan::new(RunMode::Incremental, None, None, now);
+    let src = sync();
+    let mut slices = 0;
+    loop {
+        slices += 1;
+        assert!(slices < 100, "the run never finished");
+        // One provider call a slice: less than discovery's four.
+        let slice = Slice {
+            run_id: "run_1",
+            plan: &plan,
+            budget: 40,
+            calls: 1,
+            now,
+        };
+        match futures_executor::block_on(run_slice(&store, &books, &blobs, &src, &slice)) {
+            SliceOutcome::Done(_) => break,
+            SliceOutcome::More(p) => assert_eq!(p.calls, 1),
+            other => panic!("{other:?}"),
+        }
+    }
+    let calls = books.calls.borrow();
+    // Connections, three charts, then bank and bills for each: no call twice.
+    assert_eq!(calls.len(), 1 + 3 + 6, "{calls:#?}");
+    assert_eq!(slices, 10);
+    assert!(
+        store.state.borrow().discovery.is_empty(),
+        "kept answers are dropped once streams begin"
+    );
 }
