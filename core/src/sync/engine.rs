@@ -255,6 +255,21 @@ fn page_failure(progress: Progress, err: PageError, now: DateTime<Utc>) -> Slice
     }
 }
 
+/// A discovery answer that must be asked again rather than kept.
+fn transient(resp: &HttpResponse) -> Option<PageError> {
+    let said = || format!("HTTP {} during discovery", resp.status);
+    match resp.status {
+        429 => Some(PageError::RateLimited {
+            retry_after: resp
+                .retry_after_secs()
+                .map(|s| Duration::seconds(s.min(86_400) as i64)),
+        }),
+        401 => Some(PageError::Unauthorized(said())),
+        s if s >= 500 => Some(PageError::Transient(said())),
+        _ => None,
+    }
+}
+
 pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
     store: &S,
     fetcher: &F,
@@ -287,6 +302,12 @@ pub async fn run_slice<S: SyncStore, F: Fetcher, B: Blobs>(
                     // The answers discovery went on from are kept (one
                     // storage call each); one it failed on never is.
                     while kept < answers.len() && budget > 0 {
+                        // A refusal or a failure is never kept (a later
+                        // slice must ask again), whatever the source made
+                        // of it.
+                        if let Some(err) = transient(&answers[kept]) {
+                            return page_failure(progress, err, slice.now);
+                        }
                         budget -= 1;
                         let stored = store.keep_discovery(slice.run_id, kept, &answers[kept]);
                         if let Err(e) = stored.await {

@@ -234,6 +234,12 @@ impl Source for XeroSync {
             Err(e) => return DiscoveryStep::Failed(e),
         };
         let charts = &answers[1..];
+        // A chart refused for a reason other than access fails at once.
+        if let Some(Err(e)) = charts.last().map(|c| json_body(c, "Accounts")) {
+            if !matches!(e, PageError::Rejected(_)) {
+                return DiscoveryStep::Failed(e);
+            }
+        }
         if let Some(next) = tenants.get(charts.len()) {
             let tenant = next["tenantId"].as_str().unwrap_or_default();
             return DiscoveryStep::Fetch(self.api("Accounts", tenant));
