@@ -12,6 +12,7 @@ pub mod cors;
 pub mod crypto;
 pub mod datasources;
 pub mod deployment;
+pub mod emissions;
 pub mod error;
 pub mod etag;
 pub mod intensity;

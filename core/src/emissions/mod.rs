@@ -1,0 +1,9 @@
+//! The emissions engine: activity records to kg CO2e by published factors
+//! (`factors/`, compiled in), every line saying which factor of which
+//! edition it used. Sans-I/O: the Worker stores and serves the lines.
+
+pub mod factors;
+pub mod lines;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! The factors against the published tables, typed here independently of
+//! `factors/desnz.toml`, and the lines' arithmetic.
+
+use super::factors::{factors, Choice};
+use super::lines::{lines, Activity};
+use crate::sync::record::ActivityType;
+
+/// (edition, key, kg CO2e per unit as published).
+const PUBLISHED: &[(&str, &str, &str)] = &[
+    (
+        "desnz-2023",
+        "electricity.uk.generation",
+        "0.20707428859060403",
+    ),
+    (
+        "desnz-2023",
+        "electricity.uk.td_losses",
+        "0.017915111409395973",
+    ),
+    ("desnz-2023", "electricity.uk.wtt_generation", "0.0459"),
+    ("desnz-2023", "electricity.uk.wtt_td_losses", "0.00397"),
+    (
+        "desnz-2023",
+        "natural_gas.kwh_gross_cv",
+        "0.18292892617449666",
+    ),
+    ("desnz-2023", "natural_gas.m3", "2.0383903100671139"),
+    ("desnz-2023", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
+    ("desnz-2023", "natural_gas.wtt_m3", "0.3366"),
+    ("desnz-2024", "electricity.uk.generation", "0.20705"),
+    ("desnz-2024", "electricity.uk.td_losses", "0.01830"),
+    ("desnz-2024", "electricity.uk.wtt_generation", "0.04590"),
+    ("desnz-2024", "electricity.uk.wtt_td_losses", "0.00397"),
+    ("desnz-2024", "natural_gas.kwh_gross_cv", "0.18290"),
+    ("desnz-2024", "natural_gas.m3", "2.04542"),
+    ("desnz-2024", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
+    ("desnz-2024", "natural_gas.wtt_m3", "0.33660"),
+    ("desnz-2025", "electricity.uk.generation", "0.17700"),
+    ("desnz-2025", "electricity.uk.td_losses", "0.01853"),
+    ("desnz-2025", "electricity.uk.wtt_generation", "0.04590"),
+    ("desnz-2025", "electricity.uk.wtt_td_losses", "0.00397"),
+    ("desnz-2025", "natural_gas.kwh_gross_cv", "0.18296"),
+    ("desnz-2025", "natural_gas.m3", "2.06672"),
+    ("desnz-2025", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
+    ("desnz-2025", "natural_gas.wtt_m3", "0.33660"),
+    ("desnz-2026", "electricity.uk.generation", "0.13096"),
+    ("desnz-2026", "electricity.uk.td_losses", "0.01299"),
+    ("desnz-2026", "electricity.uk.wtt_generation", "0.03682"),
+    ("desnz-2026", "electricity.uk.wtt_td_losses", "0.00359"),
+    ("desnz-2026", "natural_gas.kwh_gross_cv", "0.18231"),
+    ("desnz-2026", "natural_gas.m3", "2.02633"),
+    ("desnz-2026", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
+    ("desnz-2026", "natural_gas.wtt_m3", "0.33660"),
+];
+
+#[test]
+fn every_factor_held_is_the_published_value_and_every_published_value_is_held() {
+    let set = factors();
+    for (edition, key, value) in PUBLISHED {
+        let f = set
+            .get(edition, key)
+            .unwrap_or_else(|| panic!("{edition}/{key} missing"));
+        assert_eq!(&f.kgco2e, value, "{edition}/{key}: digits as published");
+    }
+    assert_eq!(
+        set.factors.len(),
+        PUBLISHED.len(),
+        "no factor without a published value here"
+    );
+    for f in &set.factors {
+        assert!(
+            set.editions.iter().any(|e| e.id == f.edition),
+            "{}: unknown edition",
+            f.id()
+        );
+        assert!(f.value() > 0.0 && f.value().is_finite(), "{}", f.id());
+        if let Some((co2, ch4, n2o)) = f.gases() {
+            // The parts add up to the total within the publication's rounding.
+            let sum = co2 + ch4 + n2o;
+            assert!(
+                (sum - f.value()).abs() <= 0.000_015,
+                "{}: {sum} vs {}",
+                f.id(),
+                f.value()
+            );
+        }
+    }
+    for e in &set.editions {
+        assert!(
+            e.sources.len() >= 2,
+            "{}: every edition cites two sources",
+            e.id
+        );
+    }
+}
+
+#[test]
+fn an_activity_takes_its_reporting_years_edition_else_the_nearest_held_or_the_pinned_one() {
+    let set = factors();
+    let id = |y: i32, pin: Option<&str>| {
+        let (e, c) = set.edition_for(y, pin).unwrap();
+        (e.id.clone(), c)
+    };
+    assert_eq!(id(2024, None), ("desnz-2024".into(), Choice::ForYear));
+    assert_eq!(id(2027, None), ("desnz-2026".into(), Choice::LatestHeld));
+    assert_eq!(id(2019, None), ("desnz-2023".into(), Choice::EarliestHeld));
+    assert_eq!(
+        id(2026, Some("desnz-2024")),
+        ("desnz-2024".into(), Choice::Pinned)
+    );
+    assert!(set.edition_for(2026, Some("desnz-1999")).is_none());
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    ((a - b) / b).abs()
+}
+
+#[test]
+fn grid_electricity_gives_scope_2_and_its_scope_3_category_3_lines_apart() {
+    let a = Activity {
+        activity_type: ActivityType::ElectricityImport,
+        unit: "kWh",
+        quantity: 1234.5,
+        year: 2024,
+    };
+    let got = lines(&a, factors(), None);
+    let by = |name: &str| got.iter().find(|l| l.line == name).unwrap();
+    assert_eq!(got.len(), 4);
+    let s2 = by("s2_location");
+    assert_eq!(
+        (s2.scope, s2.category, s2.method),
+        (2, "purchased_electricity", "location")
+    );
+    assert_eq!(s2.factor_id, "desnz-2024/electricity.uk.generation");
+    assert_eq!(s2.factor_ref, "7_400_4000_5_1");
+    // 1,234.5 kWh x 0.20705 = 255.603225 kg CO2e (the published product).
+    assert!(rel(s2.kgco2e, 255.603225) < 1e-12, "{}", s2.kgco2e);
+    let (co2, ch4, n2o) = s2.gases.unwrap();
+    assert!(
+        rel(co2, 1234.5 * 0.20493) < 1e-12
+            && rel(ch4, 1234.5 * 0.0009) < 1e-12
+            && rel(n2o, 1234.5 * 0.00122) < 1e-12
+    );
+    assert!(rel(by("s3_td_losses").kgco2e, 22.59135) < 1e-12);
+    assert!(rel(by("s3_wtt_generation").kgco2e, 56.66355) < 1e-12);
+    assert!(rel(by("s3_wtt_td_losses").kgco2e, 4.900965) < 1e-12);
+    assert!(got
+        .iter()
+        .filter(|l| l.scope == 3)
+        .all(|l| l.category == "fuel_and_energy_related"));
+}
+
+#[test]
+fn gas_gives_scope_1_and_its_well_to_tank_by_unit_and_nothing_else_emits() {
+    let kwh = Activity {
+        activity_type: ActivityType::Gas,
+        unit: "kWh",
+        quantity: 10_000.0,
+        year: 2025,
+    };
+    let got = lines(&kwh, factors(), None);
+    assert_eq!(got.len(), 2);
+    assert!(rel(got[0].kgco2e, 1829.6) < 1e-12, "10,000 kWh x 0.18296");
+    assert_eq!((got[0].scope, got[1].scope), (1, 3));
+    let m3 = Activity {
+        unit: "m3",
+        quantity: 100.0,
+        ..kwh
+    };
+    let got = lines(&m3, factors(), None);
+    assert!(rel(got[0].kgco2e, 206.672) < 1e-12, "100 m3 x 2.06672");
+    assert!(rel(got[1].kgco2e, 33.66) < 1e-12, "100 m3 x 0.33660");
+    for t in [
+        ActivityType::ElectricityExport,
+        ActivityType::SolarGeneration,
+        ActivityType::ElectricityConsumption,
+    ] {
+        let a = Activity {
+            activity_type: t,
+            unit: "kWh",
+            quantity: 5.0,
+            year: 2025,
+        };
+        assert!(lines(&a, factors(), None).is_empty(), "{t:?} never emits");
+    }
+    let later = Activity { year: 2031, ..kwh };
+    assert_eq!(
+        lines(&later, factors(), None)[0].edition_choice,
+        "latest_held"
+    );
+}
+
+#[test]
+fn a_year_of_half_hours_sums_to_the_product_of_its_total_within_1e_9() {
+    // 17,520 half-hours of awkward values: the sum of the lines equals the
+    // factor times the summed kWh, as a published table would compute it.
+    let mut total_kwh = 0.0f64;
+    let mut sum = 0.0f64;
+    let mut c = 0.0f64; // Neumaier compensation, as SQLite's SUM does
+    for i in 0..17_520u32 {
+        let q = 0.1 + f64::from(i % 97) * 0.0137;
+        total_kwh += q;
+        let a = Activity {
+            activity_type: ActivityType::ElectricityImport,
+            unit: "kWh",
+            quantity: q,
+            year: 2024,
+        };
+        let v = lines(&a, factors(), None)[0].kgco2e;
+        let t = sum + v;
+        c += if sum.abs() >= v.abs() {
+            (sum - t) + v
+        } else {
+            (v - t) + sum
+        };
+        sum = t;
+    }
+    assert!(rel(sum + c, total_kwh * 0.20705) < 1e-9);
+}
