@@ -14,6 +14,41 @@ use serde::Serialize;
 use super::factors::{Choice, Factor, Factors};
 use crate::sync::record::ActivityType;
 
+/// How a datasource's electricity is accounted market-based (Scope 2
+/// Guidance): a datasource setting, `scope2_market`.
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[serde(tag = "basis", rename_all = "snake_case")]
+pub enum Market {
+    /// No contractual instrument known: the grid-average factor, labelled
+    /// so (no residual-mix factor is held yet).
+    #[default]
+    GridAverage,
+    /// A renewable tariff backed by REGOs: zero for the covered kWh.
+    RegoBacked,
+    /// The supplier's published fuel-mix factor, kg CO2e per kWh.
+    Supplier { factor: f64, source: String },
+}
+
+/// What a datasource's settings say about its emissions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settings {
+    pub market: Market,
+    /// An edition the user pinned (`emission_factor_edition`).
+    pub pinned: Option<String>,
+}
+
+impl Settings {
+    /// From a datasource's settings JSON; anything unreadable is the default.
+    pub fn from_json(settings: &serde_json::Value) -> Settings {
+        Settings {
+            market: serde_json::from_value(settings["scope2_market"].clone()).unwrap_or_default(),
+            pinned: settings["emission_factor_edition"]
+                .as_str()
+                .map(str::to_owned),
+        }
+    }
+}
+
 /// One activity value, as the engine needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Activity<'a> {
@@ -54,6 +89,13 @@ const ELECTRICITY: &[Rule] = &[
         2,
         "purchased_electricity",
         "location",
+        "electricity.uk.generation",
+    ),
+    (
+        "s2_market",
+        2,
+        "purchased_electricity",
+        "market",
         "electricity.uk.generation",
     ),
     (
@@ -140,17 +182,47 @@ fn line(rule: &Rule, f: &Factor, choice: Choice, quantity: f64) -> Line {
     }
 }
 
-/// The lines of one activity value under `pinned` (or its year's) edition.
-pub fn lines(a: &Activity, set: &Factors, pinned: Option<&str>) -> Vec<Line> {
+/// The lines of one activity value under the datasource's settings.
+pub fn lines(a: &Activity, set: &Factors, settings: &Settings) -> Vec<Line> {
     let rules = rules(a);
     if rules.is_empty() || !a.quantity.is_finite() {
         return Vec::new();
     }
-    let Some((edition, choice)) = set.edition_for(a.year, pinned) else {
+    let Some((edition, choice)) = set.edition_for(a.year, settings.pinned.as_deref()) else {
         return Vec::new();
     };
     rules
         .iter()
-        .filter_map(|r| Some(line(r, set.get(&edition.id, r.4)?, choice, a.quantity)))
+        .filter_map(|r| {
+            let f = set.get(&edition.id, r.4)?;
+            let mut l = line(r, f, choice, a.quantity);
+            if r.0 == "s2_market" {
+                market(&mut l, &settings.market, a.quantity);
+            }
+            Some(l)
+        })
         .collect()
+}
+
+/// The market-based line: the instrument's factor where there is one.
+fn market(l: &mut Line, market: &Market, quantity: f64) {
+    let (id, factor, reference) = match market {
+        Market::GridAverage => {
+            l.factor_id = format!("{}#grid_average_no_residual_mix", l.factor_id);
+            return;
+        }
+        Market::RegoBacked => (
+            "market/rego_backed".to_owned(),
+            0.0,
+            "REGO-backed renewable tariff".to_owned(),
+        ),
+        Market::Supplier { factor, source } => {
+            ("market/supplier".to_owned(), *factor, source.clone())
+        }
+    };
+    l.factor_id = id;
+    l.factor_ref = reference;
+    l.factor = factor;
+    l.kgco2e = quantity * factor;
+    l.gases = None;
 }

@@ -2,7 +2,7 @@
 //! `factors/desnz.toml`, and the lines' arithmetic.
 
 use super::factors::{factors, Choice};
-use super::lines::{lines, Activity};
+use super::lines::{lines, Activity, Market, Settings};
 use crate::sync::record::ActivityType;
 
 /// (edition, key, kg CO2e per unit as published).
@@ -123,9 +123,9 @@ fn grid_electricity_gives_scope_2_and_its_scope_3_category_3_lines_apart() {
         quantity: 1234.5,
         year: 2024,
     };
-    let got = lines(&a, factors(), None);
+    let got = lines(&a, factors(), &Settings::default());
     let by = |name: &str| got.iter().find(|l| l.line == name).unwrap();
-    assert_eq!(got.len(), 4);
+    assert_eq!(got.len(), 5);
     let s2 = by("s2_location");
     assert_eq!(
         (s2.scope, s2.category, s2.method),
@@ -158,7 +158,7 @@ fn gas_gives_scope_1_and_its_well_to_tank_by_unit_and_nothing_else_emits() {
         quantity: 10_000.0,
         year: 2025,
     };
-    let got = lines(&kwh, factors(), None);
+    let got = lines(&kwh, factors(), &Settings::default());
     assert_eq!(got.len(), 2);
     assert!(rel(got[0].kgco2e, 1829.6) < 1e-12, "10,000 kWh x 0.18296");
     assert_eq!((got[0].scope, got[1].scope), (1, 3));
@@ -167,7 +167,7 @@ fn gas_gives_scope_1_and_its_well_to_tank_by_unit_and_nothing_else_emits() {
         quantity: 100.0,
         ..kwh
     };
-    let got = lines(&m3, factors(), None);
+    let got = lines(&m3, factors(), &Settings::default());
     assert!(rel(got[0].kgco2e, 206.672) < 1e-12, "100 m3 x 2.06672");
     assert!(rel(got[1].kgco2e, 33.66) < 1e-12, "100 m3 x 0.33660");
     for t in [
@@ -181,11 +181,14 @@ fn gas_gives_scope_1_and_its_well_to_tank_by_unit_and_nothing_else_emits() {
             quantity: 5.0,
             year: 2025,
         };
-        assert!(lines(&a, factors(), None).is_empty(), "{t:?} never emits");
+        assert!(
+            lines(&a, factors(), &Settings::default()).is_empty(),
+            "{t:?} never emits"
+        );
     }
     let later = Activity { year: 2031, ..kwh };
     assert_eq!(
-        lines(&later, factors(), None)[0].edition_choice,
+        lines(&later, factors(), &Settings::default())[0].edition_choice,
         "latest_held"
     );
 }
@@ -206,7 +209,7 @@ fn a_year_of_half_hours_sums_to_the_product_of_its_total_within_1e_9() {
             quantity: q,
             year: 2024,
         };
-        let v = lines(&a, factors(), None)[0].kgco2e;
+        let v = lines(&a, factors(), &Settings::default())[0].kgco2e;
         let t = sum + v;
         c += if sum.abs() >= v.abs() {
             (sum - t) + v
@@ -216,4 +219,53 @@ fn a_year_of_half_hours_sums_to_the_product_of_its_total_within_1e_9() {
         sum = t;
     }
     assert!(rel(sum + c, total_kwh * 0.20705) < 1e-9);
+}
+
+#[test]
+fn market_based_scope_2_follows_the_datasources_instrument() {
+    let a = Activity {
+        activity_type: ActivityType::ElectricityImport,
+        unit: "kWh",
+        quantity: 1000.0,
+        year: 2025,
+    };
+    let market = |m: Market| {
+        let s = Settings {
+            market: m,
+            pinned: None,
+        };
+        let all = lines(&a, factors(), &s);
+        all.into_iter().find(|l| l.line == "s2_market").unwrap()
+    };
+    let grid = market(Market::GridAverage);
+    assert!(rel(grid.kgco2e, 177.0) < 1e-12);
+    assert!(grid.factor_id.ends_with("#grid_average_no_residual_mix"));
+    let rego = market(Market::RegoBacked);
+    assert_eq!(
+        (rego.kgco2e, rego.factor_id.as_str()),
+        (0.0, "market/rego_backed")
+    );
+    let supplier = market(Market::Supplier {
+        factor: 0.1234,
+        source: "Supplier fuel mix disclosure 2025".into(),
+    });
+    assert!(rel(supplier.kgco2e, 123.4) < 1e-12);
+    // Location-based is the same whatever the instrument.
+    let s = Settings {
+        market: Market::RegoBacked,
+        pinned: None,
+    };
+    let loc = lines(&a, factors(), &s)
+        .into_iter()
+        .find(|l| l.line == "s2_location")
+        .unwrap();
+    assert!(rel(loc.kgco2e, 177.0) < 1e-12);
+    let read = Settings::from_json(&serde_json::json!({
+        "scope2_market": {"basis": "rego_backed"},
+        "emission_factor_edition": "desnz-2024"
+    }));
+    assert_eq!(
+        (read.market, read.pinned.as_deref()),
+        (Market::RegoBacked, Some("desnz-2024"))
+    );
 }
