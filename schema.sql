@@ -237,3 +237,35 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_by_user ON audit_log (user_id, created_at);
 CREATE INDEX audit_log_by_datasource ON audit_log (user_id, datasource_id, created_at);
 CREATE INDEX audit_log_by_age ON audit_log (created_at);
+
+-- Emissions (0008): each factor as applied, and the lines of each activity
+-- value that cite one.
+CREATE TABLE emission_factors (
+    id INTEGER PRIMARY KEY,
+    factor_id TEXT NOT NULL,
+    line TEXT NOT NULL,
+    scope INTEGER NOT NULL CHECK (scope IN (1, 2, 3)),
+    category TEXT NOT NULL,
+    method TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    edition TEXT NOT NULL,
+    edition_choice TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    factor REAL NOT NULL,
+    co2 REAL,
+    ch4 REAL,
+    n2o REAL,
+    UNIQUE (factor_id, line, edition_choice, factor)
+);
+
+CREATE TABLE emission_lines (
+    stream INTEGER NOT NULL,
+    period_start INTEGER NOT NULL,
+    seconds INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    factor INTEGER NOT NULL REFERENCES emission_factors (id),
+    kgco2e REAL NOT NULL,
+    previous_kgco2e REAL,
+    restated_at TEXT,
+    PRIMARY KEY (stream, period_start, seconds, line)
+) WITHOUT ROWID;

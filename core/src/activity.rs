@@ -50,7 +50,7 @@ pub struct ActivityQuery {
 
 /// A time, or a date read as midnight in the query's zone (a UK day starts
 /// at 23:00 UTC in summer).
-fn instant(name: &str, v: &str, zone: Zone) -> Result<DateTime<Utc>, ApiError> {
+pub fn instant(name: &str, v: &str, zone: Zone) -> Result<DateTime<Utc>, ApiError> {
     if let Some(t) = parse_timestamp(v) {
         return Ok(t);
     }

@@ -28,6 +28,7 @@ pub enum RouteId {
     UploadTemplates,
     UploadTemplate,
     ActivityList,
+    EmissionsSummary,
     OAuthAuthorize,
     OAuthComplete,
     OAuthCallback,
@@ -175,6 +176,12 @@ pub const ROUTES: &[Route] = &[
         RouteId::ActivityList,
         "GET",
         "/api/v1/activity",
+        Access::User,
+    ),
+    route(
+        RouteId::EmissionsSummary,
+        "GET",
+        "/api/v1/emissions/summary",
         Access::User,
     ),
     route(

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod call;
 pub mod datasources;
+pub mod emissions;
 pub mod health;
 pub mod integrations;
 pub mod me;

@@ -77,10 +77,13 @@ async fn store(
     let run_id = new_id("run", random::bytes());
     let detail = format!("{} rows, sha256 {sha}", records.len());
     let audit = ctx.audit(&rec.user_id, &rec.id, trigger, Some(&detail), &at);
+    let settings: serde_json::Value = serde_json::from_str(&rec.settings).unwrap_or_default();
+    let emissions = carbon_core::emissions::lines::Settings::from_json(&settings);
     let store = D1SyncStore {
         db: &ctx.db,
         datasource_id: &rec.id,
         user_id: &rec.user_id,
+        emissions: &emissions,
     };
     let run = ingest::ingest(
         &store,

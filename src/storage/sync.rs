@@ -28,6 +28,9 @@ pub struct D1SyncStore<'a> {
     pub db: &'a Db,
     pub datasource_id: &'a str,
     pub user_id: &'a str,
+    /// How the datasource's emissions are computed (market instrument,
+    /// pinned edition): lines are written with the values.
+    pub emissions: &'a carbon_core::emissions::lines::Settings,
 }
 
 #[derive(Deserialize)]
@@ -64,7 +67,7 @@ fn records_json(records: &[ActivityRecord]) -> String {
 }
 
 /// The chunk's records joined to their series (`?1` = JSON, `?2` = datasource).
-const JOINED: &str = "(SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.d') AS d, \
+pub(super) const JOINED: &str = "(SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.d') AS d, \
     json_extract(value, '$.s') AS s, json_extract(value, '$.u') AS u, json_extract(value, '$.a') AS a, \
     json_extract(value, '$.n') AS n, json_extract(value, '$.q') AS q, json_extract(value, '$.e') AS e, \
     json_extract(value, '$.f') AS f, json_extract(value, '$.c') AS c FROM json_each(?1)) j \
@@ -160,7 +163,16 @@ impl D1SyncStore<'_> {
                 text(page.raw_sha256),
                 text(now),
             ])?;
-        Ok(vec![streams, tariffs, run, upsert])
+        let rows = carbon_core::emissions::rows::factor_rows(chunk, self.emissions).to_string();
+        let mut all = vec![streams, tariffs, run, upsert];
+        all.extend(super::emissions::chunk_statements(
+            self.db,
+            &json,
+            self.datasource_id,
+            &rows,
+            now,
+        )?);
+        Ok(all)
     }
 }
 

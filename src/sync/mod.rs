@@ -175,10 +175,12 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         )
         .await;
     };
+    let emissions = carbon_core::emissions::lines::Settings::from_json(&user_settings);
     let store = D1SyncStore {
         db: &ctx.db,
         datasource_id: &rec.id,
         user_id: &rec.user_id,
+        emissions: &emissions,
     };
     let bucket = ctx
         .env

@@ -4,6 +4,8 @@
 
 pub mod factors;
 pub mod lines;
+pub mod rows;
+pub mod summary;
 
 #[cfg(test)]
 mod tests;

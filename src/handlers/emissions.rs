@@ -1,0 +1,64 @@
+//! GET /api/v1/emissions/summary: the user's emissions per scope, both
+//! Scope 2 methods side by side.
+
+use carbon_core::datasources::timestamp;
+use carbon_core::emissions::summary::{Method, SummaryQuery, Totals};
+use carbon_core::error::ApiError;
+use serde::Serialize;
+
+use super::call::Call;
+use crate::connections::db_error;
+use crate::http::Reply;
+use crate::storage::emissions;
+
+#[derive(Serialize)]
+struct Summary {
+    from: String,
+    to: String,
+    group_by: &'static str,
+    method: &'static str,
+    unit: &'static str,
+    data: Vec<Totals>,
+    totals: Totals,
+}
+
+pub async fn summary(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let ctx = call.services()?;
+    let q = SummaryQuery::parse(&call.query_pairs()?, ctx.now())?;
+    let user = &call.user()?.user_id;
+    let rows = emissions::summary(&ctx.db, user, &q)
+        .await
+        .map_err(db_error)?;
+    let data: Vec<Totals> = rows.into_iter().map(|t| t.with_total(q.method)).collect();
+    let mut all = Totals {
+        group: "all".into(),
+        scope_1: 0.0,
+        scope_2_location: 0.0,
+        scope_2_market: 0.0,
+        scope_3: 0.0,
+        total: 0.0,
+        lines: 0,
+    };
+    for t in &data {
+        all.scope_1 += t.scope_1;
+        all.scope_2_location += t.scope_2_location;
+        all.scope_2_market += t.scope_2_market;
+        all.scope_3 += t.scope_3;
+        all.lines += t.lines;
+    }
+    Reply::json(
+        200,
+        &Summary {
+            from: timestamp(q.from),
+            to: timestamp(q.to),
+            group_by: q.group_by.as_str(),
+            method: match q.method {
+                Method::Location => "location",
+                Method::Market => "market",
+            },
+            unit: "kgCO2e",
+            data,
+            totals: all.with_total(q.method),
+        },
+    )
+}

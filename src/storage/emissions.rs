@@ -1,0 +1,95 @@
+//! Emission lines, written in the same D1 batch as the activity values they
+//! come from: the factor rows (`carbon_core::emissions::rows`) are upserted,
+//! then every value of the chunk is multiplied by its rows' factors in SQL.
+//! A value recomputed to a different figure keeps what it was
+//! (`previous_kgco2e`, `restated_at`); an unchanged one is not rewritten.
+
+use worker::D1PreparedStatement;
+
+use super::sync::JOINED;
+use super::{text, Db};
+
+/// Two statements for a chunk (`records` the chunk's JSON as the activity
+/// upsert binds it, `rows` its factor rows).
+pub fn chunk_statements(
+    db: &Db,
+    records: &str,
+    datasource_id: &str,
+    rows: &str,
+    now: &str,
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    let factors = db
+        .prepare(
+            "INSERT INTO emission_factors (factor_id, line, scope, category, method, reference, edition, \
+             edition_choice, unit, factor, co2, ch4, n2o) \
+             SELECT json_extract(value, '$.fid'), json_extract(value, '$.l'), json_extract(value, '$.sc'), \
+             json_extract(value, '$.ca'), json_extract(value, '$.m'), json_extract(value, '$.ref'), \
+             json_extract(value, '$.ed'), json_extract(value, '$.ch'), json_extract(value, '$.fu'), \
+             json_extract(value, '$.f'), json_extract(value, '$.g1'), json_extract(value, '$.g2'), \
+             json_extract(value, '$.g3') FROM json_each(?1) WHERE true \
+             ON CONFLICT (factor_id, line, edition_choice, factor) DO NOTHING",
+        )
+        .bind(&[text(rows)])?;
+    let lines = db
+        .prepare(
+            "INSERT INTO emission_lines (stream, period_start, seconds, line, factor, kgco2e) \
+             SELECT st.id, j.a, j.n, fx.l, ef.id, j.q * fx.f FROM "
+                .to_owned()
+                + JOINED
+                + " JOIN (SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.u') AS u, \
+                 json_extract(value, '$.y') AS y, json_extract(value, '$.l') AS l, \
+                 json_extract(value, '$.fid') AS fid, json_extract(value, '$.ch') AS ch, \
+                 json_extract(value, '$.f') AS f FROM json_each(?3)) fx \
+                 ON fx.t = j.t AND fx.u = j.u AND fx.y = CAST(strftime('%Y', j.a, 'unixepoch') AS INTEGER) \
+                 JOIN emission_factors ef ON ef.factor_id = fx.fid AND ef.line = fx.l \
+                 AND ef.edition_choice = fx.ch AND ef.factor = fx.f \
+                 WHERE true ON CONFLICT (stream, period_start, seconds, line) DO UPDATE SET \
+                 previous_kgco2e = CASE WHEN emission_lines.kgco2e IS NOT excluded.kgco2e \
+                   THEN emission_lines.kgco2e ELSE emission_lines.previous_kgco2e END, \
+                 restated_at = CASE WHEN emission_lines.kgco2e IS NOT excluded.kgco2e \
+                   THEN ?4 ELSE emission_lines.restated_at END, \
+                 kgco2e = excluded.kgco2e, factor = excluded.factor \
+                 WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor",
+        )
+        .bind(&[text(records), text(datasource_id), text(rows), text(now)])?;
+    Ok(vec![factors, lines])
+}
+
+/// Totals per group over the lines whose value starts in `[from, to)`,
+/// from the user's datasources that are not deleted.
+pub async fn summary(
+    db: &Db,
+    user_id: &str,
+    q: &carbon_core::emissions::summary::SummaryQuery,
+) -> worker::Result<Vec<carbon_core::emissions::summary::Totals>> {
+    use carbon_core::emissions::summary::GroupBy;
+    let group = match q.group_by {
+        GroupBy::Month => "strftime('%Y-%m', l.period_start, 'unixepoch')",
+        GroupBy::Scope => "'scope_' || f.scope",
+        GroupBy::Category => "f.category",
+        GroupBy::Datasource => "st.datasource_id",
+    };
+    let mut params = vec![
+        text(user_id),
+        worker::wasm_bindgen::JsValue::from_f64(q.from.timestamp() as f64),
+        worker::wasm_bindgen::JsValue::from_f64(q.to.timestamp() as f64),
+    ];
+    let mut filter = String::from(
+        "st.user_id = ?1 AND l.period_start >= ?2 AND l.period_start < ?3 AND st.datasource_id IN \
+         (SELECT id FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL)",
+    );
+    if let Some(id) = &q.datasource_id {
+        params.push(text(id));
+        filter.push_str(" AND st.datasource_id = ?4");
+    }
+    let sql = format!(
+        "SELECT {group} AS \"group\", \
+         TOTAL(CASE WHEN f.scope = 1 THEN l.kgco2e END) AS scope_1, \
+         TOTAL(CASE WHEN f.scope = 2 AND f.method = 'location' THEN l.kgco2e END) AS scope_2_location, \
+         TOTAL(CASE WHEN f.scope = 2 AND f.method = 'market' THEN l.kgco2e END) AS scope_2_market, \
+         TOTAL(CASE WHEN f.scope = 3 THEN l.kgco2e END) AS scope_3, COUNT(*) AS lines \
+         FROM activity_streams st JOIN emission_lines l ON l.stream = st.id \
+         JOIN emission_factors f ON f.id = l.factor WHERE {filter} GROUP BY 1 ORDER BY 1"
+    );
+    db.prepare(sql).bind(&params)?.all().await?.results()
+}
