@@ -260,12 +260,13 @@ CREATE TABLE emission_factors (
 
 CREATE TABLE emission_lines (
     stream INTEGER NOT NULL,
-    period_start INTEGER NOT NULL,
-    seconds INTEGER NOT NULL,
+    day INTEGER NOT NULL,
     line TEXT NOT NULL,
     factor INTEGER NOT NULL REFERENCES emission_factors (id),
+    quantity REAL NOT NULL,
+    value_count INTEGER NOT NULL,
     kgco2e REAL NOT NULL,
     previous_kgco2e REAL,
     restated_at TEXT,
-    PRIMARY KEY (stream, period_start, seconds, line)
+    PRIMARY KEY (stream, day, line)
 ) WITHOUT ROWID;

@@ -1,6 +1,10 @@
--- 0008: emissions. One activity value gives several lines (Scope 2
--- location- and market-based, Scope 3 category 3 losses and well-to-tank,
--- Scope 1 for gas), each citing the factor it applied.
+-- 0008: emissions. A series' values give several lines (Scope 2 location-
+-- and market-based, Scope 3 category 3 losses and well-to-tank, Scope 1 for
+-- gas), each citing the factor it applied. Lines are kept per series, UTC
+-- day and line: a day's half-hours share their factor, so the line is the
+-- factor times the day's summed quantity (exact to the last bits), and
+-- storage grows by a tenth of the activity's rather than five times it.
+-- The values behind a line are the series' values of that day.
 
 -- Each factor as applied: a published factor under one line, edition
 -- choice and (for market-based lines) instrument. Lines point here.
@@ -23,16 +27,18 @@ CREATE TABLE emission_factors (
     UNIQUE (factor_id, line, edition_choice, factor)
 );
 
--- One line of one activity value (activity's key + line).
+-- One line of one series' day: `day` is the UTC day's start (unix s),
+-- `quantity` its values summed, `value_count` how many.
 CREATE TABLE emission_lines (
     stream INTEGER NOT NULL,
-    period_start INTEGER NOT NULL,
-    seconds INTEGER NOT NULL,
+    day INTEGER NOT NULL,
     line TEXT NOT NULL,
     factor INTEGER NOT NULL REFERENCES emission_factors (id),
+    quantity REAL NOT NULL,
+    value_count INTEGER NOT NULL,
     kgco2e REAL NOT NULL,
     -- What it was before a recomputation changed it.
     previous_kgco2e REAL,
     restated_at TEXT,
-    PRIMARY KEY (stream, period_start, seconds, line)
+    PRIMARY KEY (stream, day, line)
 ) WITHOUT ROWID;

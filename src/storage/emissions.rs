@@ -1,7 +1,8 @@
 //! Emission lines, written in the same D1 batch as the activity values they
 //! come from: the factor rows (`carbon_core::emissions::rows`) are upserted,
-//! then every value of the chunk is multiplied by its rows' factors in SQL.
-//! A value recomputed to a different figure keeps what it was
+//! then every (series, UTC day) the chunk touched is recomputed from its
+//! stored values: the day's summed quantity times each line's factor. A
+//! line recomputed to a different figure keeps what it was
 //! (`previous_kgco2e`, `restated_at`); an unchanged one is not rewritten.
 
 use worker::D1PreparedStatement;
@@ -30,26 +31,35 @@ pub fn chunk_statements(
              ON CONFLICT (factor_id, line, edition_choice, factor) DO NOTHING",
         )
         .bind(&[text(rows)])?;
+    // The chunk's (series, UTC day)s, each recomputed whole from the
+    // stored values (after the chunk's upsert, in the same batch).
     let lines = db
         .prepare(
-            "INSERT INTO emission_lines (stream, period_start, seconds, line, factor, kgco2e) \
-             SELECT st.id, j.a, j.n, fx.l, ef.id, j.q * fx.f FROM "
+            "INSERT INTO emission_lines (stream, day, line, factor, quantity, value_count, kgco2e) \
+             SELECT d.stream, d.day, fx.l, ef.id, SUM(a.quantity), COUNT(*), SUM(a.quantity) * fx.f \
+             FROM (SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, \
+               j.a - (j.a % 86400) AS day FROM "
                 .to_owned()
                 + JOINED
-                + " JOIN (SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.u') AS u, \
+                + ") d JOIN activity a ON a.stream = d.stream AND a.period_start >= d.day \
+                 AND a.period_start < d.day + 86400 \
+                 JOIN (SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.u') AS u, \
                  json_extract(value, '$.y') AS y, json_extract(value, '$.l') AS l, \
                  json_extract(value, '$.fid') AS fid, json_extract(value, '$.ch') AS ch, \
                  json_extract(value, '$.f') AS f FROM json_each(?3)) fx \
-                 ON fx.t = j.t AND fx.u = j.u AND fx.y = CAST(strftime('%Y', j.a, 'unixepoch') AS INTEGER) \
+                 ON fx.t = d.t AND fx.u = d.u AND fx.y = CAST(strftime('%Y', d.day, 'unixepoch') AS INTEGER) \
                  JOIN emission_factors ef ON ef.factor_id = fx.fid AND ef.line = fx.l \
                  AND ef.edition_choice = fx.ch AND ef.factor = fx.f \
-                 WHERE true ON CONFLICT (stream, period_start, seconds, line) DO UPDATE SET \
+                 WHERE true GROUP BY d.stream, d.day, fx.l \
+                 ON CONFLICT (stream, day, line) DO UPDATE SET \
                  previous_kgco2e = CASE WHEN emission_lines.kgco2e IS NOT excluded.kgco2e \
                    THEN emission_lines.kgco2e ELSE emission_lines.previous_kgco2e END, \
                  restated_at = CASE WHEN emission_lines.kgco2e IS NOT excluded.kgco2e \
                    THEN ?4 ELSE emission_lines.restated_at END, \
-                 kgco2e = excluded.kgco2e, factor = excluded.factor \
-                 WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor",
+                 kgco2e = excluded.kgco2e, factor = excluded.factor, quantity = excluded.quantity, \
+                 value_count = excluded.value_count \
+                 WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor \
+                 OR emission_lines.value_count IS NOT excluded.value_count",
         )
         .bind(&[text(records), text(datasource_id), text(rows), text(now)])?;
     Ok(vec![factors, lines])
@@ -64,7 +74,7 @@ pub async fn summary(
 ) -> worker::Result<Vec<carbon_core::emissions::summary::Totals>> {
     use carbon_core::emissions::summary::GroupBy;
     let group = match q.group_by {
-        GroupBy::Month => "strftime('%Y-%m', l.period_start, 'unixepoch')",
+        GroupBy::Month => "strftime('%Y-%m', l.day, 'unixepoch')",
         GroupBy::Scope => "'scope_' || f.scope",
         GroupBy::Category => "f.category",
         GroupBy::Datasource => "st.datasource_id",
@@ -75,7 +85,7 @@ pub async fn summary(
         worker::wasm_bindgen::JsValue::from_f64(q.to.timestamp() as f64),
     ];
     let mut filter = String::from(
-        "st.user_id = ?1 AND l.period_start >= ?2 AND l.period_start < ?3 AND st.datasource_id IN \
+        "st.user_id = ?1 AND l.day >= ?2 AND l.day < ?3 AND st.datasource_id IN \
          (SELECT id FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL)",
     );
     if let Some(id) = &q.datasource_id {
