@@ -16,7 +16,7 @@ import { octopus } from './fakes/keyed.mjs';
 const issuer = newIssuer();
 const KEY = 'sk_live_Em1ss10nsKeyAbCdEf';
 const MPAN = '1099887766554';
-const MPRN = '9988776655';
+const MPRN = '1234567890'; // the fake account's gas meter
 const HALF_HOUR = 1800_000;
 const DAY = 86400_000;
 let worker, octo;

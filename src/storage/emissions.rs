@@ -10,6 +10,12 @@ use worker::D1PreparedStatement;
 use super::sync::JOINED;
 use super::{text, Db};
 
+/// A recomputed line is restated when its figure moved for the same values
+/// (a corrected reading) or a new factor; a day that gains values is being
+/// completed, not restated (the activity values say which were corrected).
+const RESTATED: &str = "(emission_lines.kgco2e IS NOT excluded.kgco2e AND \
+    (emission_lines.value_count IS excluded.value_count OR emission_lines.factor IS NOT excluded.factor))";
+
 /// Two statements for a chunk (`records` the chunk's JSON as the activity
 /// upsert binds it, `rows` its factor rows).
 pub fn chunk_statements(
@@ -33,35 +39,33 @@ pub fn chunk_statements(
         .bind(&[text(rows)])?;
     // The chunk's (series, UTC day)s, each recomputed whole from the
     // stored values (after the chunk's upsert, in the same batch).
-    let lines = db
-        .prepare(
-            "INSERT INTO emission_lines (stream, day, line, factor, quantity, value_count, kgco2e) \
-             SELECT d.stream, d.day, fx.l, ef.id, SUM(a.quantity), COUNT(*), SUM(a.quantity) * fx.f \
-             FROM (SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, \
-               j.a - (j.a % 86400) AS day FROM "
-                .to_owned()
-                + JOINED
-                + ") d JOIN activity a ON a.stream = d.stream AND a.period_start >= d.day \
-                 AND a.period_start < d.day + 86400 \
-                 JOIN (SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.u') AS u, \
-                 json_extract(value, '$.y') AS y, json_extract(value, '$.l') AS l, \
-                 json_extract(value, '$.fid') AS fid, json_extract(value, '$.ch') AS ch, \
-                 json_extract(value, '$.f') AS f FROM json_each(?3)) fx \
-                 ON fx.t = d.t AND fx.u = d.u AND fx.y = CAST(strftime('%Y', d.day, 'unixepoch') AS INTEGER) \
-                 JOIN emission_factors ef ON ef.factor_id = fx.fid AND ef.line = fx.l \
-                 AND ef.edition_choice = fx.ch AND ef.factor = fx.f \
-                 WHERE true GROUP BY d.stream, d.day, fx.l \
-                 ON CONFLICT (stream, day, line) DO UPDATE SET \
-                 previous_kgco2e = CASE WHEN emission_lines.kgco2e IS NOT excluded.kgco2e \
-                   THEN emission_lines.kgco2e ELSE emission_lines.previous_kgco2e END, \
-                 restated_at = CASE WHEN emission_lines.kgco2e IS NOT excluded.kgco2e \
-                   THEN ?4 ELSE emission_lines.restated_at END, \
-                 kgco2e = excluded.kgco2e, factor = excluded.factor, quantity = excluded.quantity, \
-                 value_count = excluded.value_count \
-                 WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor \
-                 OR emission_lines.value_count IS NOT excluded.value_count",
-        )
-        .bind(&[text(records), text(datasource_id), text(rows), text(now)])?;
+    let sql = format!(
+        "INSERT INTO emission_lines (stream, day, line, factor, quantity, value_count, kgco2e) \
+         SELECT d.stream, d.day, fx.l, ef.id, SUM(a.quantity), COUNT(*), SUM(a.quantity) * fx.f \
+         FROM (SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, \
+           j.a - (j.a % 86400) AS day FROM {JOINED}) d \
+         JOIN activity a ON a.stream = d.stream AND a.period_start >= d.day AND a.period_start < d.day + 86400 \
+         JOIN (SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.u') AS u, \
+           json_extract(value, '$.y') AS y, json_extract(value, '$.l') AS l, \
+           json_extract(value, '$.fid') AS fid, json_extract(value, '$.ch') AS ch, \
+           json_extract(value, '$.f') AS f FROM json_each(?3)) fx \
+           ON fx.t = d.t AND fx.u = d.u AND fx.y = CAST(strftime('%Y', d.day, 'unixepoch') AS INTEGER) \
+         JOIN emission_factors ef ON ef.factor_id = fx.fid AND ef.line = fx.l \
+           AND ef.edition_choice = fx.ch AND ef.factor = fx.f \
+         WHERE true GROUP BY d.stream, d.day, fx.l \
+         ON CONFLICT (stream, day, line) DO UPDATE SET \
+         previous_kgco2e = CASE WHEN {RESTATED} THEN emission_lines.kgco2e ELSE emission_lines.previous_kgco2e END, \
+         restated_at = CASE WHEN {RESTATED} THEN ?4 ELSE emission_lines.restated_at END, \
+         kgco2e = excluded.kgco2e, factor = excluded.factor, quantity = excluded.quantity, \
+         value_count = excluded.value_count \
+         WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor \
+         OR emission_lines.value_count IS NOT excluded.value_count"
+    );
+    // The chunk's (series, UTC day)s, each recomputed whole from the
+    // stored values (after the chunk's upsert, in the same batch).
+    let lines =
+        db.prepare(sql)
+            .bind(&[text(records), text(datasource_id), text(rows), text(now)])?;
     Ok(vec![factors, lines])
 }
 
