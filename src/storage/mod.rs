@@ -5,6 +5,7 @@ pub mod activity;
 pub mod audit;
 pub mod credentials;
 pub mod datasources;
+pub mod discovery;
 pub mod emissions;
 pub mod ingest;
 pub mod intensity;

@@ -290,24 +290,9 @@ impl SyncStore for D1SyncStore<'_> {
     }
 
     async fn discovery(&self, run_id: &str) -> Result<Vec<HttpResponse>, String> {
-        #[derive(Deserialize)]
-        struct Kept {
-            status: u16,
-            body: String,
-        }
-        let rows: Vec<Kept> = self
-            .db
-            .prepare("SELECT status, body FROM sync_discovery WHERE run_id = ?1 ORDER BY seq")
-            .bind(&[text(run_id)])
-            .map_err(|e| e.to_string())?
-            .all()
+        super::discovery::load(self.db, run_id)
             .await
-            .and_then(|r| r.results())
-            .map_err(|e| e.to_string())?;
-        Ok(rows
-            .into_iter()
-            .map(|k| HttpResponse::new(k.status, k.body))
-            .collect())
+            .map_err(|e| e.to_string())
     }
 
     async fn keep_discovery(
@@ -316,20 +301,8 @@ impl SyncStore for D1SyncStore<'_> {
         seq: usize,
         resp: &HttpResponse,
     ) -> Result<(), String> {
-        self.db
-            .prepare(
-                "INSERT OR REPLACE INTO sync_discovery (run_id, seq, status, body) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .bind(&[
-                text(run_id),
-                worker::wasm_bindgen::JsValue::from_f64(seq as f64),
-                worker::wasm_bindgen::JsValue::from_f64(f64::from(resp.status)),
-                text(&String::from_utf8_lossy(&resp.body)),
-            ])
-            .map_err(|e| e.to_string())?
-            .run()
+        super::discovery::keep(self.db, run_id, seq, resp)
             .await
-            .map(|_| ())
             .map_err(|e| e.to_string())
     }
 

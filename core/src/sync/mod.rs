@@ -16,6 +16,7 @@ pub mod plan;
 pub mod record;
 pub mod request;
 pub mod run;
+pub mod seams;
 
 #[cfg(test)]
 pub(crate) mod memory;
