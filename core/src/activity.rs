@@ -50,6 +50,23 @@ pub struct ActivityQuery {
 
 /// A time, or a date read as midnight in the query's zone (a UK day starts
 /// at 23:00 UTC in summer).
+/// `from` before `to`, at most `max_days` apart: else a 400 naming `from`.
+pub fn check_span(from: DateTime<Utc>, to: DateTime<Utc>, max_days: i64) -> Result<(), ApiError> {
+    if from >= to {
+        return Err(ApiError::invalid_param(
+            "from",
+            "`from` must be before `to`",
+        ));
+    }
+    if to - from > Duration::days(max_days) {
+        return Err(ApiError::invalid_param(
+            "from",
+            format!("at most {max_days} days per request"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn instant(name: &str, v: &str, zone: Zone) -> Result<DateTime<Utc>, ApiError> {
     if let Some(t) = parse_timestamp(v) {
         return Ok(t);
@@ -124,18 +141,7 @@ impl ActivityQuery {
             .map(|v| instant("from", &v, zone))
             .transpose()?
             .unwrap_or(to - Duration::days(DEFAULT_SPAN_DAYS));
-        if from >= to {
-            return Err(ApiError::invalid_param(
-                "from",
-                "`from` must be before `to`",
-            ));
-        }
-        if to - from > Duration::days(MAX_SPAN_DAYS) {
-            return Err(ApiError::invalid_param(
-                "from",
-                format!("at most {MAX_SPAN_DAYS} days per request"),
-            ));
-        }
+        check_span(from, to, MAX_SPAN_DAYS)?;
         let max_per_page = if granularity == Granularity::Raw {
             1000
         } else {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::activity::{instant, Zone};
+use crate::activity::{check_span, instant, Zone};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,18 +88,7 @@ impl SummaryQuery {
         }
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - Duration::days(365));
-        if from >= to {
-            return Err(ApiError::invalid_param(
-                "from",
-                "`from` must be before `to`",
-            ));
-        }
-        if to - from > Duration::days(MAX_SPAN_DAYS) {
-            return Err(ApiError::invalid_param(
-                "from",
-                format!("at most {MAX_SPAN_DAYS} days per request"),
-            ));
-        }
+        check_span(from, to, MAX_SPAN_DAYS)?;
         Ok(SummaryQuery {
             from,
             to,
