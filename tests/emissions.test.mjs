@@ -170,3 +170,19 @@ test('a corrected reading restates its emission lines, keeping what they were; b
   }
   assert.equal((await worker.fetch('/api/v1/emissions/summary')).status, 401);
 });
+
+test('the factors held are public, with their editions and sources; an unknown edition is a 400', async () => {
+  const res = await worker.fetch('/api/v1/emission-factors?edition=desnz-2025&key=electricity.uk');
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.deepEqual(body.data.map((f) => f.key).sort(), ['electricity.uk.generation', 'electricity.uk.td_losses', 'electricity.uk.wtt_generation', 'electricity.uk.wtt_td_losses']);
+  const gen = body.data.find((f) => f.key === 'electricity.uk.generation');
+  assert.deepEqual([gen.kgco2e, gen.ref, gen.unit, gen.co2], ['0.17700', '7_400_4000_5_1', 'kWh', '0.17489'], 'the published digits, as strings');
+  assert.equal(body.editions.length, 1);
+  assert.ok(body.editions[0].sources.length >= 2);
+  const all = await (await worker.fetch('/api/v1/emission-factors')).json();
+  assert.deepEqual(all.editions.map((e) => e.year), [2023, 2024, 2025, 2026]);
+  const bad = await worker.fetch('/api/v1/emission-factors?edition=desnz-1999');
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).detail, /desnz-2023/);
+});

@@ -29,6 +29,7 @@ pub enum RouteId {
     UploadTemplate,
     ActivityList,
     EmissionsSummary,
+    EmissionFactors,
     OAuthAuthorize,
     OAuthComplete,
     OAuthCallback,
@@ -183,6 +184,12 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/api/v1/emissions/summary",
         Access::User,
+    ),
+    route(
+        RouteId::EmissionFactors,
+        "GET",
+        "/api/v1/emission-factors",
+        Access::Public,
     ),
     route(
         RouteId::OAuthAuthorize,

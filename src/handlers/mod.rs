@@ -4,6 +4,7 @@ pub mod activity;
 pub mod call;
 pub mod datasources;
 pub mod emissions;
+pub mod factors;
 pub mod health;
 pub mod integrations;
 pub mod me;
