@@ -185,6 +185,7 @@ async fn route_to(id: RouteId, call: &Call<'_>) -> Result<Reply, ApiError> {
         RouteId::UploadTemplate => handlers::uploads::template(call),
         RouteId::ActivityList => handlers::activity::list(call).await,
         RouteId::EmissionsSummary => handlers::emissions::summary(call).await,
+        RouteId::EmissionsList => handlers::emissions::list(call).await,
         RouteId::EmissionFactors => handlers::factors::list(call).await,
         RouteId::OAuthAuthorize => ds::authorize(call).await,
         RouteId::OAuthCallback => oauth::callback(call).await,

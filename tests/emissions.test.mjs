@@ -163,6 +163,19 @@ test('a corrected reading restates its emission lines, keeping what they were; b
   assert.equal(restated.length, 5, 'every line of the corrected value\'s day');
   assert.equal(d1(worker, 'SELECT COUNT(*) AS n FROM emission_lines WHERE restated_at IS NOT NULL')[0].n, 5, 'and nothing else');
   for (const r of restated) assert.ok(r.kgco2e > r.previous_kgco2e, JSON.stringify(r));
+  // The lines themselves: the corrected day's, with the factor each cites.
+  const day = new Date(t - (t % DAY)).toISOString().slice(0, 10);
+  const listed = (await api('user_em_a', 'GET', `/api/v1/emissions?datasource_id=${idA}&scope=2&from=${day}&to=${new Date(t - (t % DAY) + DAY).toISOString().slice(0, 10)}`)).body;
+  assert.equal(listed.pagination.total, 2, 'location and market');
+  const loc = listed.data.find((l) => l.line === 's2_location');
+  assert.ok(loc.restated_at && loc.previous_kgco2e < loc.kgco2e, JSON.stringify(loc));
+  close(loc.kgco2e, loc.quantity * f.gen, 'a line is its day\'s quantity times its factor');
+  assert.deepEqual([loc.factor_ref, loc.factor_unit, loc.edition_choice], ['7_400_4000_5_1', 'kWh', 'reporting_year']);
+  const dayMs = t - (t % DAY);
+  assert.equal(loc.value_count, elec.filter(([at]) => at >= dayMs && at < dayMs + DAY).length, 'the day\'s values');
+  const all = (await api('user_em_a', 'GET', `/api/v1/emissions?from=${FROM}&to=${TO}&per_page=1`)).body;
+  assert.ok(all.pagination.total > 365 * 5, `${all.pagination.total} lines`);
+  assert.equal((await api('user_em_a', 'GET', '/api/v1/emissions?scope=4')).status, 400);
   for (const q of ['group_by=week', 'method=both', 'from=2030-01-01', 'colour=red']) {
     const res = await api('user_em_a', 'GET', `/api/v1/emissions/summary?${q}`);
     assert.equal(res.status, 400, q);

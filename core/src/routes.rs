@@ -29,6 +29,7 @@ pub enum RouteId {
     UploadTemplate,
     ActivityList,
     EmissionsSummary,
+    EmissionsList,
     EmissionFactors,
     OAuthAuthorize,
     OAuthComplete,
@@ -177,6 +178,12 @@ pub const ROUTES: &[Route] = &[
         RouteId::ActivityList,
         "GET",
         "/api/v1/activity",
+        Access::User,
+    ),
+    route(
+        RouteId::EmissionsList,
+        "GET",
+        "/api/v1/emissions",
         Access::User,
     ),
     route(

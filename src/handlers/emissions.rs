@@ -2,7 +2,7 @@
 //! Scope 2 methods side by side.
 
 use carbon_core::datasources::timestamp;
-use carbon_core::emissions::summary::{Method, SummaryQuery, Totals};
+use carbon_core::emissions::summary::{LineRow, LinesQuery, Method, SummaryQuery, Totals};
 use carbon_core::error::ApiError;
 use serde::Serialize;
 
@@ -20,6 +20,32 @@ struct Summary {
     unit: &'static str,
     data: Vec<Totals>,
     totals: Totals,
+}
+
+#[derive(Serialize)]
+struct Lines {
+    data: Vec<LineRow>,
+    unit: &'static str,
+    pagination: carbon_core::query::Pagination,
+}
+
+/// GET /api/v1/emissions: the lines, each with the factor it cites.
+pub async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let ctx = call.services()?;
+    let q = LinesQuery::parse(&call.query_pairs()?, ctx.now())?;
+    let user = &call.user()?.user_id;
+    let (data, total) = emissions::lines(&ctx.db, user, &q)
+        .await
+        .map_err(db_error)?;
+    let pagination = q.page.pagination(total);
+    Reply::json(
+        200,
+        &Lines {
+            data,
+            unit: "kgCO2e",
+            pagination,
+        },
+    )
 }
 
 pub async fn summary(call: &Call<'_>) -> Result<Reply, ApiError> {

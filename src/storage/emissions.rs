@@ -8,7 +8,7 @@
 use worker::D1PreparedStatement;
 
 use super::sync::JOINED;
-use super::{text, Db};
+use super::{int, text, Db};
 
 /// A recomputed line is restated when its figure moved for the same values
 /// (a corrected reading) or a new factor; a day that gains values is being
@@ -106,4 +106,53 @@ pub async fn summary(
          JOIN emission_factors f ON f.id = l.factor WHERE {filter} GROUP BY 1 ORDER BY 1"
     );
     db.prepare(sql).bind(&params)?.all().await?.results()
+}
+
+/// The user's lines whose day starts in `[from, to)`, with their factors.
+pub async fn lines(
+    db: &Db,
+    user_id: &str,
+    q: &carbon_core::emissions::summary::LinesQuery,
+) -> worker::Result<(Vec<carbon_core::emissions::summary::LineRow>, u64)> {
+    let mut params = vec![
+        text(user_id),
+        int(q.from.timestamp()),
+        int(q.to.timestamp()),
+    ];
+    let mut filter = String::from(
+        "st.user_id = ?1 AND l.day >= ?2 AND l.day < ?3 AND st.datasource_id IN \
+         (SELECT id FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL)",
+    );
+    if let Some(id) = &q.datasource_id {
+        params.push(text(id));
+        filter.push_str(&format!(" AND st.datasource_id = ?{}", params.len()));
+    }
+    if let Some(scope) = q.scope {
+        params.push(int(scope.into()));
+        filter.push_str(&format!(" AND f.scope = ?{}", params.len()));
+    }
+    const FROM: &str = "activity_streams st JOIN emission_lines l ON l.stream = st.id \
+                        JOIN emission_factors f ON f.id = l.factor";
+    #[derive(serde::Deserialize)]
+    struct Count {
+        n: u64,
+    }
+    let count = db
+        .prepare(format!("SELECT COUNT(*) AS n FROM {FROM} WHERE {filter}"))
+        .bind(&params)?;
+    params.push(int(q.page.per_page.into()));
+    params.push(int(q.page.offset().into()));
+    let (limit, offset) = (params.len() - 1, params.len());
+    let rows = db
+        .prepare(format!(
+            "SELECT st.datasource_id, st.source_ref AS reference, st.activity_type, st.unit, \
+             strftime('%Y-%m-%d', l.day, 'unixepoch') AS day, l.line, f.scope, f.category, f.method, \
+             l.quantity, l.value_count, l.kgco2e, l.previous_kgco2e, l.restated_at, f.factor_id, \
+             f.reference AS factor_ref, f.edition, f.edition_choice, f.factor, f.unit AS factor_unit \
+             FROM {FROM} WHERE {filter} ORDER BY st.id, l.day, l.line LIMIT ?{limit} OFFSET ?{offset}"
+        ))
+        .bind(&params)?;
+    let total = count.first::<Count>(None).await?.map(|c| c.n).unwrap_or(0);
+    let data = rows.all().await?.results()?;
+    Ok((data, total))
 }

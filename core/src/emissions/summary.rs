@@ -162,3 +162,81 @@ mod tests {
         }
     }
 }
+
+/// `GET /api/v1/emissions`: the lines themselves, paginated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinesQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub datasource_id: Option<String>,
+    pub scope: Option<u8>,
+    pub page: crate::query::Page,
+}
+
+impl LinesQuery {
+    /// `from`, `to`, `datasource_id` as the summary reads them; `scope`
+    /// (1, 2 or 3); `page`, `per_page` (at most 1,000).
+    pub fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<Self, ApiError> {
+        let mut range = Vec::new();
+        let mut paging = Vec::new();
+        let mut scope = None;
+        for (k, v) in pairs {
+            match k.as_str() {
+                "from" | "to" | "datasource_id" => range.push((k.clone(), v.clone())),
+                "page" | "per_page" => paging.push((k.clone(), v.clone())),
+                "scope" => {
+                    scope = Some(match v.as_str() {
+                        "1" => 1,
+                        "2" => 2,
+                        "3" => 3,
+                        _ => return Err(ApiError::invalid_param(k, "`scope` must be 1, 2 or 3")),
+                    })
+                }
+                other => {
+                    return Err(ApiError::invalid_param(
+                        other,
+                        format!(
+                            "unknown query parameter `{other}`; expected from, to, datasource_id, scope, page or per_page"
+                        ),
+                    ))
+                }
+            }
+        }
+        let s = SummaryQuery::parse(&range, now)?;
+        Ok(LinesQuery {
+            from: s.from,
+            to: s.to,
+            datasource_id: s.datasource_id,
+            scope,
+            page: crate::query::Page::parse(&paging, 100, 1000)?,
+        })
+    }
+}
+
+/// One stored line, with the factor it cites.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct LineRow {
+    pub datasource_id: String,
+    /// The series (meter, system, document) its values come from.
+    pub reference: String,
+    pub activity_type: String,
+    pub unit: String,
+    /// The UTC day whose values it covers.
+    pub day: String,
+    pub line: String,
+    pub scope: u8,
+    pub category: String,
+    pub method: String,
+    /// The day's values summed, and how many.
+    pub quantity: f64,
+    pub value_count: i64,
+    pub kgco2e: f64,
+    pub previous_kgco2e: Option<f64>,
+    pub restated_at: Option<String>,
+    pub factor_id: String,
+    pub factor_ref: String,
+    pub edition: String,
+    pub edition_choice: String,
+    pub factor: f64,
+    pub factor_unit: String,
+}
