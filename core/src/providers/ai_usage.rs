@@ -205,6 +205,14 @@ impl AiUsageSync {
     }
 }
 
+/// What both usage reports yield (OpenAI's and Anthropic's are read alike).
+pub const SYNC_FACTS: super::SyncFacts = super::SyncFacts {
+    activity_types: &[ActivityType::AiTokens, ActivityType::Spend],
+    granularity: crate::catalog::model::Granularity::Daily,
+    history: "Daily token usage per model and daily costs over the sync horizon (396 days unless the datasource's `sync_horizon_days` says otherwise, at most 10 years)",
+    per: "organisation and model",
+};
+
 impl Source for AiUsageSync {
     fn discovery(&self, _answers: &[HttpResponse]) -> DiscoveryStep {
         let prefix = match self.vendor {

@@ -44,13 +44,7 @@ impl Provider for OpenAi {
     }
 
     fn sync_facts(&self) -> Option<super::SyncFacts> {
-        use crate::sync::record::ActivityType;
-        Some(super::SyncFacts {
-            activity_types: &[ActivityType::AiTokens, ActivityType::Spend],
-            granularity: crate::catalog::model::Granularity::Daily,
-            history: "Daily token usage per model and daily costs over the sync horizon (396 days unless the datasource's `sync_horizon_days` says otherwise, at most 10 years)",
-            per: "organisation and model",
-        })
+        Some(super::ai_usage::SYNC_FACTS)
     }
 
     fn support(&self) -> super::Support {
