@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use crate::providers::http::{error_message, sanitize, HttpRequest, HttpResponse};
 use crate::sync::engine::{Discovered, DiscoveryStep, Page, PageError, Source};
 use crate::sync::london;
-use crate::sync::record::{ActivityRecord, ActivityType};
+use crate::sync::record::ActivityType;
 
 use super::telemetry;
 
@@ -212,24 +212,16 @@ impl Source for EnphaseSync {
             if date < utc_date(window.0) || date >= utc_date(window.1) {
                 continue;
             }
-            records.push(ActivityRecord {
-                stream: stream.to_owned(),
-                activity_type: ActivityType::SolarGeneration,
-                detail: String::new(),
-                period_start: from,
-                period_end: to,
-                quantity: wh / 1000.0,
-                unit: "kWh".into(),
-                estimated: false,
-                region: None,
-                tariff: None,
-                conversion: Some(json!({
-                    "from_unit": "Wh",
-                    "from_quantity": wh,
-                    "factor": 0.001,
-                    "day_boundary": if local { format!("local days of {tz}") } else { format!("local days of {tz}, stored at UTC midnight") },
-                })),
-            });
+            let mut record =
+                telemetry::wh_record(stream, ActivityType::SolarGeneration, (from, to), wh);
+            if let Some(c) = record.conversion.as_mut() {
+                c["day_boundary"] = json!(if local {
+                    format!("local days of {tz}")
+                } else {
+                    format!("local days of {tz}, stored at UTC midnight")
+                });
+            }
+            records.push(record);
         }
         Ok(Page {
             records,

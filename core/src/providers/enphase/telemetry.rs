@@ -71,6 +71,28 @@ pub fn has_consumption_meter(devices: &Value) -> bool {
         })
 }
 
+/// Enphase reports Wh; a value is stored in kWh, saying so.
+pub fn wh_record(
+    stream: &str,
+    activity_type: ActivityType,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    wh: f64,
+) -> ActivityRecord {
+    ActivityRecord {
+        stream: stream.to_owned(),
+        activity_type,
+        detail: String::new(),
+        period_start: from,
+        period_end: to,
+        quantity: wh / 1000.0,
+        unit: "kWh".into(),
+        estimated: false,
+        region: None,
+        tariff: None,
+        conversion: Some(json!({"from_unit": "Wh", "from_quantity": wh, "factor": 0.001})),
+    }
+}
+
 /// Reads one telemetry answer for the window asked, a week at most.
 pub fn parse(
     stream: &str,
@@ -110,19 +132,7 @@ pub fn parse(
         if from < window.0 || to > covered_to || !wh.is_finite() || wh < 0.0 {
             continue;
         }
-        records.push(ActivityRecord {
-            stream: stream.to_owned(),
-            activity_type,
-            detail: String::new(),
-            period_start: from,
-            period_end: to,
-            quantity: wh / 1000.0,
-            unit: "kWh".into(),
-            estimated: false,
-            region: None,
-            tariff: None,
-            conversion: Some(json!({"from_unit": "Wh", "from_quantity": wh, "factor": 0.001})),
-        });
+        records.push(wh_record(stream, activity_type, (from, to), wh));
     }
     Ok(Page {
         records,
