@@ -3,6 +3,7 @@
 //! the primary key (series, start).
 
 use carbon_core::activity::{ActivityQuery, Bucket, Granularity};
+use carbon_core::query::Page;
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
@@ -115,9 +116,10 @@ fn filter(user_id: &str, q: &ActivityQuery) -> (String, Vec<JsValue>) {
     (sql, params)
 }
 
-fn page_params(params: &mut Vec<JsValue>, q: &ActivityQuery) -> (usize, usize) {
-    params.push(int(q.page.per_page.into()));
-    params.push(int(q.page.offset().into()));
+/// Appends a page's LIMIT and OFFSET parameters; returns their numbers.
+pub(super) fn page_params(params: &mut Vec<JsValue>, page: &Page) -> (usize, usize) {
+    params.push(int(page.per_page.into()));
+    params.push(int(page.offset().into()));
     (params.len() - 1, params.len())
 }
 
@@ -130,7 +132,7 @@ pub async fn raw(
     let count = db
         .prepare(format!("SELECT COUNT(*) AS n FROM {FROM} WHERE {filter}"))
         .bind(&params)?;
-    let (limit, offset) = page_params(&mut params, q);
+    let (limit, offset) = page_params(&mut params, &q.page);
     let rows = db
         .prepare(format!(
             "SELECT st.id AS stream, st.datasource_id, st.activity_type, st.detail, st.source_ref, st.unit, st.region, \
@@ -178,7 +180,7 @@ pub async fn buckets(
     let count = db
         .prepare(format!("SELECT COUNT(*) AS n FROM ({grouped})"))
         .bind(&params)?;
-    let (limit, offset) = page_params(&mut params, q);
+    let (limit, offset) = page_params(&mut params, &q.page);
     let rows = db
         .prepare(format!(
             "{grouped} ORDER BY period, st.datasource_id, st.activity_type, st.detail, st.unit \

@@ -140,9 +140,7 @@ pub async fn lines(
     let count = db
         .prepare(format!("SELECT COUNT(*) AS n FROM {FROM} WHERE {filter}"))
         .bind(&params)?;
-    params.push(int(q.page.per_page.into()));
-    params.push(int(q.page.offset().into()));
-    let (limit, offset) = (params.len() - 1, params.len());
+    let (limit, offset) = super::activity::page_params(&mut params, &q.page);
     let rows = db
         .prepare(format!(
             "SELECT st.datasource_id, st.source_ref AS reference, st.activity_type, st.unit, \
