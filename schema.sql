@@ -44,7 +44,11 @@ CREATE TABLE datasources (
     sync_retry_at TEXT,
     sync_failures INTEGER NOT NULL DEFAULT 0,
     sync_failing_since TEXT,
-    paused_reason TEXT
+    paused_reason TEXT,
+    -- The factor set and rules fingerprint its emission lines were computed with.
+    emissions_basis TEXT,
+    -- Its lines from this day (unix s) on need recomputing.
+    emissions_dirty_from INTEGER
 );
 CREATE INDEX datasources_by_user ON datasources (user_id, created_at, id);
 CREATE INDEX datasources_due ON datasources (next_sync_at)
@@ -238,13 +242,14 @@ CREATE INDEX audit_log_by_user ON audit_log (user_id, created_at);
 CREATE INDEX audit_log_by_datasource ON audit_log (user_id, datasource_id, created_at);
 CREATE INDEX audit_log_by_age ON audit_log (created_at);
 
--- Emissions (0008): each factor as applied, and the lines of each activity
--- value that cite one.
+-- Emissions (0008, 0009): each factor as applied, and the lines of each
+-- activity value that cite one. Scope 0 is outside the inventory (avoided
+-- emissions, reported apart).
 CREATE TABLE emission_factors (
     id INTEGER PRIMARY KEY,
     factor_id TEXT NOT NULL,
     line TEXT NOT NULL,
-    scope INTEGER NOT NULL CHECK (scope IN (1, 2, 3)),
+    scope INTEGER NOT NULL CHECK (scope IN (0, 1, 2, 3)),
     category TEXT NOT NULL,
     method TEXT NOT NULL,
     reference TEXT NOT NULL,

@@ -11,7 +11,18 @@ fn main() {
     write("catalog.json", &catalog.remove("integration").unwrap());
     write(
         "factors.json",
-        &Value::Object(tables("factors", &["edition", "factor"])),
+        &Value::Object(tables(
+            "factors",
+            &[
+                "edition",
+                "factor",
+                "estimate",
+                "spend_factor",
+                "exchange_rate",
+                "price_index",
+                "spend_category",
+            ],
+        )),
     );
 }
 

@@ -8,6 +8,7 @@ mod clock;
 mod config;
 mod connections;
 mod crypto;
+mod emissions;
 mod handlers;
 mod http;
 mod intensity;

@@ -41,11 +41,13 @@ pub async fn run(cron: &str, env: &Env) {
     if cron == SYNC_CRON {
         let scheduled = sync::schedule(&ctx).await;
         let grid = crate::intensity::refresh(&ctx).await;
+        let recomputed = crate::emissions::recompute_stale(&ctx).await;
         let errors: Vec<String> = [
             scheduled.as_ref().err().map(|e| format!("sync: {e:?}")),
             grid.as_ref()
                 .err()
                 .map(|e| format!("grid intensity: {e:?}")),
+            recomputed.as_ref().err().map(|e| format!("emissions: {e}")),
         ]
         .into_iter()
         .flatten()
@@ -55,6 +57,7 @@ pub async fn run(cron: &str, env: &Env) {
             "sync_resent": scheduled.as_ref().map(|s| s.1).unwrap_or(0),
             "intensity_windows": grid.as_ref().map(|g| g.0).unwrap_or(0),
             "intensity_points": grid.as_ref().map(|g| g.1).unwrap_or(0),
+            "emissions_recomputed": recomputed.as_ref().copied().unwrap_or(0),
         });
         return log_run(&run_id, cron, fields, &errors);
     }

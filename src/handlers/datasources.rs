@@ -87,7 +87,20 @@ pub async fn update(call: &Call<'_>) -> Result<Reply, ApiError> {
         limits::take(call.env, limits::CONNECT, &rec.user_id).await?;
         limits::take(call.env, limits::PROVIDER_CALLS, &rec.user_id).await?;
     }
-    Reply::json(200, &keyed::update(&ctx, rec, changes).await?)
+    let settings = changes.settings.as_ref().map(|s| s.to_string());
+    let id = rec.id.clone();
+    let view = keyed::update(&ctx, rec, changes).await?;
+    if let Some(settings) = settings {
+        // The lines follow the settings at once (market instrument, pinned
+        // edition...); if this fails the cron finishes it.
+        if let Err(e) = crate::emissions::recompute(&ctx, &id, &settings, 0, None).await {
+            worker::console_error!(
+                "{}",
+                serde_json::json!({"level": "error", "msg": "emissions recompute", "datasource_id": id, "error": e.to_string()})
+            );
+        }
+    }
+    Reply::json(200, &view)
 }
 
 /// DELETE /api/v1/datasources/{id}

@@ -63,6 +63,9 @@ pub async fn summary(call: &Call<'_>) -> Result<Reply, ApiError> {
         scope_2_market: 0.0,
         scope_3: 0.0,
         total: 0.0,
+        avoided: 0.0,
+        scope_3_spend_based: 0.0,
+        scope_3_estimated: 0.0,
         lines: 0,
     };
     for t in &data {
@@ -70,6 +73,9 @@ pub async fn summary(call: &Call<'_>) -> Result<Reply, ApiError> {
         all.scope_2_location += t.scope_2_location;
         all.scope_2_market += t.scope_2_market;
         all.scope_3 += t.scope_3;
+        all.avoided += t.avoided;
+        all.scope_3_spend_based += t.scope_3_spend_based;
+        all.scope_3_estimated += t.scope_3_estimated;
         all.lines += t.lines;
     }
     Reply::json(

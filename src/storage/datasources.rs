@@ -52,8 +52,8 @@ pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Res
         .prepare(
             "INSERT INTO datasources (id, user_id, integration_id, display_name, auth_type, status, last_error, \
              settings, sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, \
-             token_expires_at, tokens_refreshed_at, provider_info, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, 1, ?11, ?12, ?13, ?15, ?14, ?14)",
+             token_expires_at, tokens_refreshed_at, provider_info, created_at, updated_at, emissions_basis) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, 1, ?11, ?12, ?13, ?15, ?14, ?14, ?16)",
         )
         .bind(&[
             text(row.id),
@@ -71,6 +71,8 @@ pub async fn insert(db: &Db, row: &NewRow<'_>, entry: &Entry<'_>) -> worker::Res
             opt_text(row.tokens_refreshed_at),
             text(row.now),
             opt_text(row.provider_info),
+            // Its lines will be written under today's factors and rules.
+            text(carbon_core::emissions::factors::fingerprint()),
         ])?;
     db.batch(vec![insert, audit::insert(db, entry)?]).await?;
     Ok(())
@@ -134,6 +136,8 @@ fn set_clauses(c: &Changes<'_>) -> (Vec<String>, Vec<JsValue>) {
     }
     if let Some(v) = c.settings {
         columns.push(("settings", text(v)));
+        // Until recomputed (at once, else by the cron), its lines are stale.
+        columns.push(("emissions_basis", JsValue::NULL));
     }
     if let Some(v) = c.sync_frequency_minutes {
         columns.push(("sync_frequency_minutes", int(v.into())));

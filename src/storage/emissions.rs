@@ -1,10 +1,20 @@
 //! Emission lines, written in the same D1 batch as the activity values they
 //! come from: the factor rows (`carbon_core::emissions::rows`) are upserted,
 //! then every (series, UTC day) the chunk touched is recomputed from its
-//! stored values: the day's summed quantity times each line's factor. A
-//! line recomputed to a different figure keeps what it was
-//! (`previous_kgco2e`, `restated_at`); an unchanged one is not rewritten.
+//! stored values: the day's summed quantity times each line's factor, or
+//! for regional lines each half-hour times its intensity. The same
+//! statement recomputes a datasource (new factors, changed settings, new
+//! grid intensity). A line recomputed to a different figure keeps what it
+//! was (`previous_kgco2e`, `restated_at`); an unchanged one is not
+//! rewritten.
 
+use std::collections::BTreeSet;
+
+use carbon_core::emissions::factors::fingerprint;
+use carbon_core::emissions::lines::Settings;
+use carbon_core::emissions::rows::{self, Kind, REGIONAL_CHOICE, REGIONAL_FACTOR_ID};
+use carbon_core::sync::record::ActivityType;
+use serde_json::Value;
 use worker::D1PreparedStatement;
 
 use super::sync::JOINED;
@@ -16,43 +26,60 @@ use super::{int, text, Db};
 const RESTATED: &str = "(emission_lines.kgco2e IS NOT excluded.kgco2e AND \
     (emission_lines.value_count IS excluded.value_count OR emission_lines.factor IS NOT excluded.factor))";
 
-/// Two statements for a chunk (`records` the chunk's JSON as the activity
-/// upsert binds it, `rows` its factor rows).
-pub fn chunk_statements(
-    db: &Db,
-    records: &str,
-    datasource_id: &str,
-    rows: &str,
-    now: &str,
-) -> worker::Result<Vec<D1PreparedStatement>> {
-    let factors = db
-        .prepare(
-            "INSERT INTO emission_factors (factor_id, line, scope, category, method, reference, edition, \
-             edition_choice, unit, factor, co2, ch4, n2o) \
-             SELECT json_extract(value, '$.fid'), json_extract(value, '$.l'), json_extract(value, '$.sc'), \
-             json_extract(value, '$.ca'), json_extract(value, '$.m'), json_extract(value, '$.ref'), \
-             json_extract(value, '$.ed'), json_extract(value, '$.ch'), json_extract(value, '$.fu'), \
-             json_extract(value, '$.f'), json_extract(value, '$.g1'), json_extract(value, '$.g2'), \
-             json_extract(value, '$.g3') FROM json_each(?1) WHERE true \
-             ON CONFLICT (factor_id, line, edition_choice, factor) DO NOTHING",
-        )
-        .bind(&[text(rows)])?;
-    // The chunk's (series, UTC day)s, each recomputed whole from the
-    // stored values (after the chunk's upsert, in the same batch).
-    let sql = format!(
+/// The factor rows as bound (`carbon_core::emissions::rows`), with the
+/// regional rows when a line may take the regional intensity.
+pub fn rows_json(kinds: &BTreeSet<Kind>, settings: &Settings) -> String {
+    let mut rows = rows::factor_rows(kinds, settings);
+    if let (Some(list), Value::Array(regional)) = (rows.as_array_mut(), rows::regional_rows()) {
+        if list.iter().any(|r| r["rg"].as_u64().unwrap_or(0) > 0) {
+            list.extend(regional);
+        }
+    }
+    rows.to_string()
+}
+
+/// Upserts the factor rows (`?1`).
+fn factors_sql() -> &'static str {
+    "INSERT INTO emission_factors (factor_id, line, scope, category, method, reference, edition, \
+     edition_choice, unit, factor, co2, ch4, n2o) \
+     SELECT json_extract(value, '$.fid'), json_extract(value, '$.l'), json_extract(value, '$.sc'), \
+     json_extract(value, '$.ca'), json_extract(value, '$.m'), json_extract(value, '$.ref'), \
+     json_extract(value, '$.ed'), json_extract(value, '$.ch'), json_extract(value, '$.fu'), \
+     json_extract(value, '$.f'), json_extract(value, '$.g1'), json_extract(value, '$.g2'), \
+     json_extract(value, '$.g3') FROM json_each(?1) WHERE true \
+     ON CONFLICT (factor_id, line, edition_choice, factor) DO NOTHING"
+}
+
+/// Recomputes the lines of every (series, UTC day) `days` yields (columns
+/// stream, t, u, d, region, day) whole from the stored values, with the
+/// factor rows `?3`, at `?4`. A line that may be regional takes the
+/// region's half-hourly intensity when every value of the day (each at
+/// most a half-hour) has one: the sum of each value times its intensity.
+fn lines_sql(days: &str) -> String {
+    format!(
         "INSERT INTO emission_lines (stream, day, line, factor, quantity, value_count, kgco2e) \
-         SELECT d.stream, d.day, fx.l, ef.id, SUM(a.quantity), COUNT(*), SUM(a.quantity) * fx.f \
-         FROM (SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, \
-           j.a - (j.a % 86400) AS day FROM {JOINED}) d \
+         SELECT stream, day, l, CASE WHEN covered THEN alt ELSE ef END, q, n, \
+           CASE WHEN covered AND rg = 1 THEN qi / 1000.0 WHEN covered THEN 0.0 ELSE q * f END \
+         FROM (SELECT d.stream AS stream, d.day AS day, fx.l AS l, fx.rg AS rg, fx.f AS f, ef.id AS ef, \
+           alt.id AS alt, SUM(a.quantity) AS q, COUNT(*) AS n, \
+           SUM(a.quantity * COALESCE(g.actual, g.forecast)) AS qi, \
+           (alt.id IS NOT NULL AND COUNT(g.period_start) = COUNT(*)) AS covered \
+         FROM ({days}) d \
          JOIN activity a ON a.stream = d.stream AND a.period_start >= d.day AND a.period_start < d.day + 86400 \
          JOIN (SELECT json_extract(value, '$.t') AS t, json_extract(value, '$.u') AS u, \
-           json_extract(value, '$.y') AS y, json_extract(value, '$.l') AS l, \
+           json_extract(value, '$.d') AS d, json_extract(value, '$.y') AS y, json_extract(value, '$.l') AS l, \
            json_extract(value, '$.fid') AS fid, json_extract(value, '$.ch') AS ch, \
-           json_extract(value, '$.f') AS f FROM json_each(?3)) fx \
-           ON fx.t = d.t AND fx.u = d.u AND fx.y = CAST(strftime('%Y', d.day, 'unixepoch') AS INTEGER) \
+           json_extract(value, '$.f') AS f, json_extract(value, '$.rg') AS rg FROM json_each(?3)) fx \
+           ON fx.t = d.t AND fx.u = d.u AND (fx.d IS NULL OR fx.d = d.d) \
+           AND fx.y = CAST(strftime('%Y', d.day, 'unixepoch') AS INTEGER) \
          JOIN emission_factors ef ON ef.factor_id = fx.fid AND ef.line = fx.l \
            AND ef.edition_choice = fx.ch AND ef.factor = fx.f \
-         WHERE true GROUP BY d.stream, d.day, fx.l \
+         LEFT JOIN emission_factors alt ON fx.rg > 0 AND alt.factor_id = '{REGIONAL_FACTOR_ID}' \
+           AND alt.line = fx.l AND alt.edition_choice = '{REGIONAL_CHOICE}' AND alt.factor = 0 \
+         LEFT JOIN grid_intensity g ON fx.rg > 0 AND a.seconds <= 1800 AND g.region = d.region \
+           AND g.period_start = a.period_start - (a.period_start % 1800) \
+           AND COALESCE(g.actual, g.forecast) IS NOT NULL \
+         WHERE true GROUP BY d.stream, d.day, fx.l) WHERE true \
          ON CONFLICT (stream, day, line) DO UPDATE SET \
          previous_kgco2e = CASE WHEN {RESTATED} THEN emission_lines.kgco2e ELSE emission_lines.previous_kgco2e END, \
          restated_at = CASE WHEN {RESTATED} THEN ?4 ELSE emission_lines.restated_at END, \
@@ -60,13 +87,125 @@ pub fn chunk_statements(
          value_count = excluded.value_count \
          WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor \
          OR emission_lines.value_count IS NOT excluded.value_count"
+    )
+}
+
+/// Two statements for a chunk (`records` the chunk's JSON as the activity
+/// upsert binds it, `rows` from [`rows_json`]), after its upsert in the
+/// same batch: its (series, UTC day)s recomputed whole.
+pub fn chunk_statements(
+    db: &Db,
+    records: &str,
+    datasource_id: &str,
+    rows: &str,
+    now: &str,
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    let params = [text(records), text(datasource_id), text(rows), text(now)];
+    let factors = db.prepare(factors_sql()).bind(&[text(rows)])?;
+    let days = format!(
+        "SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, st.detail AS d, \
+         CAST(st.region AS INTEGER) AS region, j.a - (j.a % 86400) AS day FROM {JOINED}"
     );
-    // The chunk's (series, UTC day)s, each recomputed whole from the
-    // stored values (after the chunk's upsert, in the same batch).
-    let lines =
-        db.prepare(sql)
-            .bind(&[text(records), text(datasource_id), text(rows), text(now)])?;
+    let lines = db.prepare(lines_sql(&days)).bind(&params)?;
     Ok(vec![factors, lines])
+}
+
+/// Recomputes a datasource's lines from day `from` (unix s) on under its
+/// settings and the current factors, and records the basis, clearing the
+/// dirty mark only if it is still the one read (`dirty`).
+pub async fn recompute(
+    db: &Db,
+    datasource_id: &str,
+    settings: &Settings,
+    from: i64,
+    dirty: Option<i64>,
+    now: &str,
+) -> worker::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct K {
+        t: String,
+        u: String,
+        d: String,
+        y: i32,
+    }
+    let found: Vec<K> = db
+        .prepare(
+            "SELECT DISTINCT st.activity_type AS t, st.unit AS u, st.detail AS d, \
+             CAST(strftime('%Y', a.period_start, 'unixepoch') AS INTEGER) AS y \
+             FROM activity_streams st JOIN activity a ON a.stream = st.id \
+             WHERE st.datasource_id = ?1 AND a.period_start >= ?2",
+        )
+        .bind(&[text(datasource_id), int(from)])?
+        .all()
+        .await?
+        .results()?;
+    let kinds: BTreeSet<Kind> = found
+        .iter()
+        .filter_map(|k| Some(rows::kind(ActivityType::parse(&k.t)?, &k.u, &k.d, k.y)))
+        .collect();
+    let rows = rows_json(&kinds, settings);
+    let params = [int(from), text(datasource_id), text(&rows), text(now)];
+    let days =
+        "SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, st.detail AS d, \
+         CAST(st.region AS INTEGER) AS region, a.period_start - (a.period_start % 86400) AS day \
+         FROM activity_streams st JOIN activity a ON a.stream = st.id \
+         WHERE st.datasource_id = ?2 AND a.period_start >= ?1";
+    let basis = db
+        .prepare(
+            "UPDATE datasources SET emissions_basis = ?1, \
+             emissions_dirty_from = CASE WHEN emissions_dirty_from IS ?3 THEN NULL ELSE emissions_dirty_from END \
+             WHERE id = ?2",
+        )
+        .bind(&[
+            text(fingerprint()),
+            text(datasource_id),
+            dirty.map(int).unwrap_or(worker::wasm_bindgen::JsValue::NULL),
+        ])?;
+    db.batch(vec![
+        db.prepare(factors_sql()).bind(&[text(&rows)])?,
+        db.prepare(lines_sql(days)).bind(&params)?,
+        basis,
+    ])
+    .await?;
+    Ok(())
+}
+
+/// A datasource whose lines need recomputing: computed under another
+/// factor set, or with new grid intensity since.
+#[derive(serde::Deserialize)]
+pub struct Stale {
+    pub id: String,
+    pub settings: String,
+    pub emissions_basis: Option<String>,
+    pub emissions_dirty_from: Option<i64>,
+}
+
+pub async fn stale(db: &Db, limit: u32) -> worker::Result<Vec<Stale>> {
+    db.prepare(
+        "SELECT id, settings, emissions_basis, emissions_dirty_from FROM datasources \
+         WHERE deleted_at IS NULL AND (emissions_basis IS NOT ?1 OR emissions_dirty_from IS NOT NULL) \
+         AND EXISTS (SELECT 1 FROM activity_streams st WHERE st.datasource_id = datasources.id) \
+         ORDER BY emissions_dirty_from IS NULL, created_at LIMIT ?2",
+    )
+    .bind(&[text(fingerprint()), int(limit.into())])?
+    .all()
+    .await?
+    .results()
+}
+
+/// Grid intensity of `region` changed at `updated` (the refresh's time,
+/// as the upsert stamps changed rows): datasources with values there from
+/// the first changed half-hour's day on are marked for recomputing.
+pub fn mark_regional(db: &Db, region: u8, updated: i64) -> worker::Result<D1PreparedStatement> {
+    db.prepare(
+        "WITH c AS (SELECT MIN(period_start) - (MIN(period_start) % 86400) AS day FROM grid_intensity \
+           WHERE region = ?1 AND updated_at = ?2) \
+         UPDATE datasources SET emissions_dirty_from = MIN(COALESCE(emissions_dirty_from, c.day), c.day) \
+         FROM c WHERE c.day IS NOT NULL AND datasources.id IN (SELECT st.datasource_id FROM activity_streams st \
+           WHERE st.activity_type = 'electricity_import' AND CAST(st.region AS INTEGER) = ?1 \
+           AND EXISTS (SELECT 1 FROM activity a WHERE a.stream = st.id AND a.period_start >= c.day))",
+    )
+    .bind(&[int(region.into()), int(updated)])
 }
 
 /// Totals per group over the lines whose value starts in `[from, to)`,
@@ -79,7 +218,7 @@ pub async fn summary(
     use carbon_core::emissions::summary::GroupBy;
     let group = match q.group_by {
         GroupBy::Month => "strftime('%Y-%m', l.day, 'unixepoch')",
-        GroupBy::Scope => "'scope_' || f.scope",
+        GroupBy::Scope => "CASE WHEN f.scope = 0 THEN 'avoided' ELSE 'scope_' || f.scope END",
         GroupBy::Category => "f.category",
         GroupBy::Datasource => "st.datasource_id",
     };
@@ -101,7 +240,11 @@ pub async fn summary(
          TOTAL(CASE WHEN f.scope = 1 THEN l.kgco2e END) AS scope_1, \
          TOTAL(CASE WHEN f.scope = 2 AND f.method = 'location' THEN l.kgco2e END) AS scope_2_location, \
          TOTAL(CASE WHEN f.scope = 2 AND f.method = 'market' THEN l.kgco2e END) AS scope_2_market, \
-         TOTAL(CASE WHEN f.scope = 3 THEN l.kgco2e END) AS scope_3, COUNT(*) AS lines \
+         TOTAL(CASE WHEN f.scope = 3 THEN l.kgco2e END) AS scope_3, \
+         TOTAL(CASE WHEN f.scope = 0 THEN l.kgco2e END) AS avoided, \
+         TOTAL(CASE WHEN f.scope = 3 AND f.method = 'spend_based' THEN l.kgco2e END) AS scope_3_spend_based, \
+         TOTAL(CASE WHEN f.scope = 3 AND f.method = 'estimate' THEN l.kgco2e END) AS scope_3_estimated, \
+         COUNT(*) AS lines \
          FROM activity_streams st JOIN emission_lines l ON l.stream = st.id \
          JOIN emission_factors f ON f.id = l.factor WHERE {filter} GROUP BY 1 ORDER BY 1"
     );
@@ -146,7 +289,9 @@ pub async fn lines(
             "SELECT st.datasource_id, st.source_ref AS reference, st.activity_type, st.unit, \
              strftime('%Y-%m-%d', l.day, 'unixepoch') AS day, l.line, f.scope, f.category, f.method, \
              l.quantity, l.value_count, l.kgco2e, l.previous_kgco2e, l.restated_at, f.factor_id, \
-             f.reference AS factor_ref, f.edition, f.edition_choice, f.factor, f.unit AS factor_unit \
+             f.reference AS factor_ref, f.edition, f.edition_choice, \
+             CASE WHEN f.factor_id = '{REGIONAL_FACTOR_ID}' AND l.quantity <> 0 THEN l.kgco2e / l.quantity \
+               ELSE f.factor END AS factor, f.unit AS factor_unit \
              FROM {FROM} WHERE {filter} ORDER BY st.id, l.day, l.line LIMIT ?{limit} OFFSET ?{offset}"
         ))
         .bind(&params)?;

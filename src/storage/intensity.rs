@@ -55,7 +55,9 @@ pub async fn store(
     let moved = db
         .prepare("UPDATE grid_regions SET cursor = ?1, last_error = NULL, updated_at = ?2 WHERE region = ?3")
         .bind(&[text(&timestamp(cursor)), text(&timestamp(now)), int(region.into())])?;
-    db.batch(vec![upsert, moved]).await?;
+    // Lines over changed half-hours are recomputed (by the cron, after).
+    let changed = super::emissions::mark_regional(db, region, now.timestamp())?;
+    db.batch(vec![upsert, moved, changed]).await?;
     Ok(())
 }
 

@@ -163,7 +163,10 @@ impl D1SyncStore<'_> {
                 text(page.raw_sha256),
                 text(now),
             ])?;
-        let rows = carbon_core::emissions::rows::factor_rows(chunk, self.emissions).to_string();
+        let rows = super::emissions::rows_json(
+            &carbon_core::emissions::rows::kinds(chunk),
+            self.emissions,
+        );
         let mut all = vec![streams, tariffs, run, upsert];
         all.extend(super::emissions::chunk_statements(
             self.db,

@@ -126,6 +126,9 @@ fn check_settings(errors: &mut Errors, settings: Option<Value>) -> Value {
                     ),
                 );
             }
+            for (field, message) in crate::emissions::lines::Settings::problems(&v) {
+                errors.add(format!("settings.{field}"), message);
+            }
             v
         }
         Some(_) => {

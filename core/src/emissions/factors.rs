@@ -43,7 +43,7 @@ pub struct Factor {
     pub n2o: Option<String>,
 }
 
-fn number(s: &str) -> f64 {
+pub(super) fn number(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
@@ -65,13 +65,35 @@ impl Factor {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A published energy estimate (AI inference): kWh per unit, always
+/// labelled an estimate, with what it assumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct Estimate {
+    pub id: String,
+    pub key: String,
+    pub unit: String,
+    pub kwh: String,
+    pub source: String,
+    pub assumptions: String,
+}
+
+impl Estimate {
+    pub fn kwh(&self) -> f64 {
+        number(&self.kwh)
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub struct Factors {
     #[serde(rename = "edition")]
     pub editions: Vec<Edition>,
     #[serde(rename = "factor")]
     pub factors: Vec<Factor>,
+    #[serde(rename = "estimate", default)]
+    pub estimates: Vec<Estimate>,
+    #[serde(flatten)]
+    pub spend: super::spend::SpendData,
 }
 
 /// Which edition an activity's year takes, and why.
@@ -126,6 +148,10 @@ impl Factors {
         })
     }
 
+    pub fn estimate(&self, key: &str) -> Option<&Estimate> {
+        self.estimates.iter().find(|e| e.key == key)
+    }
+
     pub fn get(&self, edition: &str, key: &str) -> Option<&Factor> {
         self.factors
             .iter()
@@ -138,4 +164,22 @@ impl Factors {
 pub fn factors() -> &'static Factors {
     static FACTORS: OnceLock<Factors> = OnceLock::new();
     FACTORS.get_or_init(|| Factors::from_json(DATA).expect("factor data is validated by tests"))
+}
+
+/// Bumped when the rules (`rules.rs`) or the arithmetic change what a line
+/// is, so a deploy recomputes every datasource as it does for new factors.
+pub const RULES_VERSION: u32 = 2;
+
+/// What lines are computed with: the factor data and the rules' version. A
+/// datasource whose lines were computed under another is recomputed.
+pub fn fingerprint() -> &'static str {
+    static FP: OnceLock<String> = OnceLock::new();
+    FP.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(DATA.as_bytes())
+            .chain_update(RULES_VERSION.to_le_bytes())
+            .finalize();
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    })
 }

@@ -1,10 +1,10 @@
-//! One activity value to its emission lines (GHG Protocol): grid
-//! electricity gives Scope 2 (location-based, from generation) and Scope 3
-//! category 3 (transmission and distribution losses, and the well-to-tank
-//! of both), reported apart; natural gas gives Scope 1 and its Scope 3
-//! well-to-tank. Exports, own generation and a site's total consumption
-//! give none: exports are never negative emissions, and self-consumed
-//! solar is simply not imported.
+//! One activity value to its emission lines (GHG Protocol), by the rules
+//! in `rules.rs`: grid electricity gives Scope 2 (location- and market-
+//! based) and Scope 3 category 3 (T&D losses, well-to-tank) apart; gas and
+//! fuels Scope 1 and their well-to-tank; travel, spend and AI usage Scope 3.
+//! Exports and a site's total consumption give none: exports are never
+//! negative emissions, and self-consumed solar is simply not imported. Solar
+//! generation gives an avoided-emissions line outside the inventory.
 //!
 //! Arithmetic: quantity x the published total factor, in `f64` at full
 //! precision; nothing is rounded here (display rounds).
@@ -12,6 +12,7 @@
 use serde::Serialize;
 
 use super::factors::{Choice, Factor, Factors};
+use super::rules::{rules, Rule, Source};
 use crate::sync::record::ActivityType;
 
 /// How a datasource's electricity is accounted market-based (Scope 2
@@ -29,12 +30,28 @@ pub enum Market {
     Supplier { factor: f64, source: String },
 }
 
+/// How location-based Scope 2 is computed (`scope2_location`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Location {
+    /// Half-hourly values with a known GB region take that region's
+    /// half-hourly intensity where every value of the day has one; the rest
+    /// take the DESNZ national factor.
+    #[default]
+    Regional,
+    /// The DESNZ national factor throughout.
+    National,
+}
+
 /// What a datasource's settings say about its emissions.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     pub market: Market,
     /// An edition the user pinned (`emission_factor_edition`).
     pub pinned: Option<String>,
+    pub location: Location,
+    /// Flights without the radiative-forcing uplift
+    /// (`flight_radiative_forcing: false`); DESNZ advises including it.
+    pub flights_without_rf: bool,
 }
 
 impl Settings {
@@ -45,7 +62,58 @@ impl Settings {
             pinned: settings["emission_factor_edition"]
                 .as_str()
                 .map(str::to_owned),
+            location: match settings["scope2_location"].as_str() {
+                Some("national") => Location::National,
+                _ => Location::Regional,
+            },
+            flights_without_rf: settings["flight_radiative_forcing"] == false,
         }
+    }
+}
+
+impl Settings {
+    /// What is wrong with a datasource's emissions settings, by field.
+    pub fn problems(settings: &serde_json::Value) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let market = &settings["scope2_market"];
+        if !market.is_null() {
+            match serde_json::from_value::<Market>(market.clone()) {
+                Ok(Market::Supplier { factor, source })
+                    if !(factor.is_finite() && (0.0..=2.0).contains(&factor))
+                        || source.trim().is_empty() =>
+                {
+                    out.push(("scope2_market", "a supplier factor is kg CO2e per kWh from 0 to 2, with its `source`".into()));
+                }
+                Ok(_) => {}
+                Err(_) => out.push(("scope2_market", "must be {\"basis\": \"residual_mix\"}, {\"basis\": \"rego_backed\"} or {\"basis\": \"supplier\", \"factor\": kgCO2e per kWh, \"source\": \"...\"}".into())),
+            }
+        }
+        let pinned = &settings["emission_factor_edition"];
+        if !pinned.is_null() {
+            let held: Vec<&str> = super::factors::factors()
+                .editions
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect();
+            if !pinned.as_str().is_some_and(|p| held.contains(&p)) {
+                out.push((
+                    "emission_factor_edition",
+                    format!("must be one of {}", held.join(", ")),
+                ));
+            }
+        }
+        let location = &settings["scope2_location"];
+        if !location.is_null() && !matches!(location.as_str(), Some("regional" | "national")) {
+            out.push((
+                "scope2_location",
+                "must be \"regional\" or \"national\"".into(),
+            ));
+        }
+        let rf = &settings["flight_radiative_forcing"];
+        if !rf.is_null() && !rf.is_boolean() {
+            out.push(("flight_radiative_forcing", "must be true or false".into()));
+        }
+        out
     }
 }
 
@@ -54,6 +122,8 @@ impl Settings {
 pub struct Activity<'a> {
     pub activity_type: ActivityType,
     pub unit: &'a str,
+    /// Fuel, travel mode, spend category or account, AI model ('' if none).
+    pub detail: &'a str,
     pub quantity: f64,
     /// The reporting year the value falls in (its period's start, UTC).
     pub year: i32,
@@ -78,97 +148,18 @@ pub struct Line {
     pub kgco2e: f64,
     /// (CO2, CH4, N2O) in kg CO2e, where the factor publishes them.
     pub gases: Option<(f64, f64, f64)>,
-}
-
-/// (line, scope, category, method, factor key) per activity kind.
-type Rule = (&'static str, u8, &'static str, &'static str, &'static str);
-
-const ELECTRICITY: &[Rule] = &[
-    (
-        "s2_location",
-        2,
-        "purchased_electricity",
-        "location",
-        "electricity.uk.generation",
-    ),
-    (
-        "s2_market",
-        2,
-        "purchased_electricity",
-        "market",
-        "electricity.uk.generation",
-    ),
-    (
-        "s3_td_losses",
-        3,
-        "fuel_and_energy_related",
-        "td_losses",
-        "electricity.uk.td_losses",
-    ),
-    (
-        "s3_wtt_generation",
-        3,
-        "fuel_and_energy_related",
-        "well_to_tank",
-        "electricity.uk.wtt_generation",
-    ),
-    (
-        "s3_wtt_td_losses",
-        3,
-        "fuel_and_energy_related",
-        "well_to_tank",
-        "electricity.uk.wtt_td_losses",
-    ),
-];
-const GAS_KWH: &[Rule] = &[
-    (
-        "s1_combustion",
-        1,
-        "stationary_combustion",
-        "direct",
-        "natural_gas.kwh_gross_cv",
-    ),
-    (
-        "s3_wtt",
-        3,
-        "fuel_and_energy_related",
-        "well_to_tank",
-        "natural_gas.wtt_kwh_gross_cv",
-    ),
-];
-const GAS_M3: &[Rule] = &[
-    (
-        "s1_combustion",
-        1,
-        "stationary_combustion",
-        "direct",
-        "natural_gas.m3",
-    ),
-    (
-        "s3_wtt",
-        3,
-        "fuel_and_energy_related",
-        "well_to_tank",
-        "natural_gas.wtt_m3",
-    ),
-];
-
-fn rules(a: &Activity) -> &'static [Rule] {
-    match (a.activity_type, a.unit) {
-        (ActivityType::ElectricityImport, "kWh") => ELECTRICITY,
-        (ActivityType::Gas, "kWh") => GAS_KWH,
-        (ActivityType::Gas, "m3") => GAS_M3,
-        _ => &[],
-    }
+    /// Storage replaces it by the regional half-hourly figure where it can
+    /// (see `rules::Rule::regional`).
+    #[serde(skip)]
+    pub regional: u8,
 }
 
 fn line(rule: &Rule, f: &Factor, choice: Choice, quantity: f64) -> Line {
-    let (name, scope, category, method, _) = *rule;
     Line {
-        line: name,
-        scope,
-        category,
-        method,
+        line: rule.line,
+        scope: rule.scope,
+        category: rule.category,
+        method: rule.method,
         factor_id: f.id(),
         factor_ref: f.reference.clone(),
         edition: f.edition.clone(),
@@ -179,13 +170,17 @@ fn line(rule: &Rule, f: &Factor, choice: Choice, quantity: f64) -> Line {
         gases: f
             .gases()
             .map(|(c, m, n)| (quantity * c, quantity * m, quantity * n)),
+        regional: rule.regional,
     }
 }
 
 /// The lines of one activity value under the datasource's settings.
-pub fn lines(a: &Activity, set: &Factors, settings: &Settings) -> Vec<Line> {
-    let rules = rules(a);
-    if rules.is_empty() || !a.quantity.is_finite() {
+pub fn lines(a: &Activity, set: &'static Factors, settings: &Settings) -> Vec<Line> {
+    if !a.quantity.is_finite() {
+        return Vec::new();
+    }
+    let rules = rules(a.activity_type, a.unit, a.detail, settings);
+    if rules.is_empty() {
         return Vec::new();
     }
     let Some((edition, choice)) = set.edition_for(a.year, settings.pinned.as_deref()) else {
@@ -194,9 +189,15 @@ pub fn lines(a: &Activity, set: &Factors, settings: &Settings) -> Vec<Line> {
     rules
         .iter()
         .filter_map(|r| {
-            let f = set.get(&edition.id, r.4)?;
-            let mut l = line(r, f, choice, a.quantity);
-            if r.0 == "s2_market" {
+            let mut l = match &r.source {
+                Source::Desnz(key) => line(r, set.get(&edition.id, key)?, choice, a.quantity),
+                Source::EnergyEstimate(key) => {
+                    let grid = set.get(&edition.id, super::rules::GRID)?;
+                    super::spend::estimate(r, set.estimate(key)?, grid, choice, a.quantity)
+                }
+                Source::Spend => super::spend::line(r, set, a)?,
+            };
+            if r.line == "s2_market" {
                 market(&mut l, &settings.market, a.quantity);
             }
             Some(l)

@@ -5,6 +5,8 @@
 pub mod factors;
 pub mod lines;
 pub mod rows;
+pub mod rules;
+pub mod spend;
 pub mod summary;
 
 #[cfg(test)]

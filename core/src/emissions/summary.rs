@@ -110,6 +110,13 @@ pub struct Totals {
     /// Scope 1 + Scope 2 (the method asked for) + Scope 3.
     #[serde(default)]
     pub total: f64,
+    /// Emissions avoided (solar generation displacing grid electricity):
+    /// reported apart, never netted against the total.
+    pub avoided: f64,
+    /// The spend-based and estimated parts of `scope_3` (the least precise
+    /// methods), so a report can say how much rests on them.
+    pub scope_3_spend_based: f64,
+    pub scope_3_estimated: f64,
     pub lines: i64,
 }
 
@@ -237,6 +244,8 @@ pub struct LineRow {
     pub factor_ref: String,
     pub edition: String,
     pub edition_choice: String,
+    /// kg CO2e per `factor_unit`; for a regional half-hourly line, the
+    /// day's effective factor (its figure over its quantity).
     pub factor: f64,
     pub factor_unit: String,
 }

@@ -120,6 +120,7 @@ fn grid_electricity_gives_scope_2_and_its_scope_3_category_3_lines_apart() {
     let a = Activity {
         activity_type: ActivityType::ElectricityImport,
         unit: "kWh",
+        detail: "",
         quantity: 1234.5,
         year: 2024,
     };
@@ -155,6 +156,7 @@ fn gas_gives_scope_1_and_its_well_to_tank_by_unit_and_nothing_else_emits() {
     let kwh = Activity {
         activity_type: ActivityType::Gas,
         unit: "kWh",
+        detail: "",
         quantity: 10_000.0,
         year: 2025,
     };
@@ -172,12 +174,12 @@ fn gas_gives_scope_1_and_its_well_to_tank_by_unit_and_nothing_else_emits() {
     assert!(rel(got[1].kgco2e, 33.66) < 1e-12, "100 m3 x 0.33660");
     for t in [
         ActivityType::ElectricityExport,
-        ActivityType::SolarGeneration,
         ActivityType::ElectricityConsumption,
     ] {
         let a = Activity {
             activity_type: t,
             unit: "kWh",
+            detail: "",
             quantity: 5.0,
             year: 2025,
         };
@@ -206,6 +208,7 @@ fn a_year_of_half_hours_sums_to_the_product_of_its_total_within_1e_9() {
         let a = Activity {
             activity_type: ActivityType::ElectricityImport,
             unit: "kWh",
+            detail: "",
             quantity: q,
             year: 2024,
         };
@@ -226,13 +229,14 @@ fn market_based_scope_2_follows_the_datasources_instrument() {
     let a = Activity {
         activity_type: ActivityType::ElectricityImport,
         unit: "kWh",
+        detail: "",
         quantity: 1000.0,
         year: 2025,
     };
     let market = |m: Market| {
         let s = Settings {
             market: m,
-            pinned: None,
+            ..Settings::default()
         };
         let all = lines(&a, factors(), &s);
         all.into_iter().find(|l| l.line == "s2_market").unwrap()
@@ -253,7 +257,7 @@ fn market_based_scope_2_follows_the_datasources_instrument() {
     // Location-based is the same whatever the instrument.
     let s = Settings {
         market: Market::RegoBacked,
-        pinned: None,
+        ..Settings::default()
     };
     let loc = lines(&a, factors(), &s)
         .into_iter()
