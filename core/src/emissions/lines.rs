@@ -85,7 +85,7 @@ impl Settings {
                     out.push(("scope2_market", "a supplier factor is kg CO2e per kWh from 0 to 2, with its `source`".into()));
                 }
                 Ok(_) => {}
-                Err(_) => out.push(("scope2_market", "must be {\"basis\": \"residual_mix\"}, {\"basis\": \"rego_backed\"} or {\"basis\": \"supplier\", \"factor\": kgCO2e per kWh, \"source\": \"...\"}".into())),
+                Err(_) => out.push(("scope2_market", "must be {\"basis\": \"grid_average\"}, {\"basis\": \"rego_backed\"} or {\"basis\": \"supplier\", \"factor\": kgCO2e per kWh, \"source\": \"...\"}".into())),
             }
         }
         let pinned = &settings["emission_factor_edition"];

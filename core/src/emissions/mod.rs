@@ -10,4 +10,8 @@ pub mod spend;
 pub mod summary;
 
 #[cfg(test)]
+mod method_tests;
+#[cfg(test)]
+mod published;
+#[cfg(test)]
 mod tests;

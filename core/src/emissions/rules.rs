@@ -160,6 +160,23 @@ pub fn rules(t: ActivityType, unit: &str, detail: &str, settings: &Settings) -> 
             "direct",
             &format!("fuel.{detail}.litres"),
         )],
+        (A::Travel, "nights") => match detail {
+            "hotel_uk" => vec![rule(
+                "s3_business_travel",
+                3,
+                "business_travel",
+                "per_night",
+                "hotel.uk.night",
+            )],
+            "hotel_london" => vec![rule(
+                "s3_business_travel",
+                3,
+                "business_travel",
+                "per_night",
+                "hotel.uk_london.night",
+            )],
+            _ => Vec::new(),
+        },
         (A::Travel, "km") => travel_key(detail, settings)
             .map(|key| {
                 vec![rule(

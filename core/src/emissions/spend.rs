@@ -70,16 +70,22 @@ pub struct SpendData {
 
 impl SpendData {
     /// The category a spend detail (account code, or words) maps to.
+    /// An account code matches exactly; otherwise a word matches where a
+    /// word of the detail starts with it ("accountan" matches
+    /// "Accountancy", "rent" does not match "current"), case and
+    /// punctuation aside.
     pub fn category(&self, detail: &str) -> Option<&SpendCategory> {
         let d = detail.trim();
-        let lower = d.to_ascii_lowercase();
+        let padded = format!(" {}", words(d));
         self.categories
             .iter()
             .find(|c| c.accounts.iter().any(|a| a == d))
             .or_else(|| {
-                self.categories
-                    .iter()
-                    .find(|c| c.words.iter().any(|w| lower.contains(w.as_str())))
+                self.categories.iter().find(|c| {
+                    c.words
+                        .iter()
+                        .any(|w| padded.contains(&format!(" {}", words(w))))
+                })
             })
     }
 
@@ -110,6 +116,15 @@ impl SpendData {
             (min, Choice::EarliestHeld)
         })
     }
+}
+
+/// Lower case, every run of other than letters and digits one space.
+fn words(s: &str) -> String {
+    s.to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A spend value's line: amount x USD per unit x price-index ratio x kg per

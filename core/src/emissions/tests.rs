@@ -5,53 +5,7 @@ use super::factors::{factors, Choice};
 use super::lines::{lines, Activity, Market, Settings};
 use crate::sync::record::ActivityType;
 
-/// (edition, key, kg CO2e per unit as published).
-const PUBLISHED: &[(&str, &str, &str)] = &[
-    (
-        "desnz-2023",
-        "electricity.uk.generation",
-        "0.20707428859060403",
-    ),
-    (
-        "desnz-2023",
-        "electricity.uk.td_losses",
-        "0.017915111409395973",
-    ),
-    ("desnz-2023", "electricity.uk.wtt_generation", "0.0459"),
-    ("desnz-2023", "electricity.uk.wtt_td_losses", "0.00397"),
-    (
-        "desnz-2023",
-        "natural_gas.kwh_gross_cv",
-        "0.18292892617449666",
-    ),
-    ("desnz-2023", "natural_gas.m3", "2.0383903100671139"),
-    ("desnz-2023", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
-    ("desnz-2023", "natural_gas.wtt_m3", "0.3366"),
-    ("desnz-2024", "electricity.uk.generation", "0.20705"),
-    ("desnz-2024", "electricity.uk.td_losses", "0.01830"),
-    ("desnz-2024", "electricity.uk.wtt_generation", "0.04590"),
-    ("desnz-2024", "electricity.uk.wtt_td_losses", "0.00397"),
-    ("desnz-2024", "natural_gas.kwh_gross_cv", "0.18290"),
-    ("desnz-2024", "natural_gas.m3", "2.04542"),
-    ("desnz-2024", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
-    ("desnz-2024", "natural_gas.wtt_m3", "0.33660"),
-    ("desnz-2025", "electricity.uk.generation", "0.17700"),
-    ("desnz-2025", "electricity.uk.td_losses", "0.01853"),
-    ("desnz-2025", "electricity.uk.wtt_generation", "0.04590"),
-    ("desnz-2025", "electricity.uk.wtt_td_losses", "0.00397"),
-    ("desnz-2025", "natural_gas.kwh_gross_cv", "0.18296"),
-    ("desnz-2025", "natural_gas.m3", "2.06672"),
-    ("desnz-2025", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
-    ("desnz-2025", "natural_gas.wtt_m3", "0.33660"),
-    ("desnz-2026", "electricity.uk.generation", "0.13096"),
-    ("desnz-2026", "electricity.uk.td_losses", "0.01299"),
-    ("desnz-2026", "electricity.uk.wtt_generation", "0.03682"),
-    ("desnz-2026", "electricity.uk.wtt_td_losses", "0.00359"),
-    ("desnz-2026", "natural_gas.kwh_gross_cv", "0.18231"),
-    ("desnz-2026", "natural_gas.m3", "2.02633"),
-    ("desnz-2026", "natural_gas.wtt_kwh_gross_cv", "0.03021"),
-    ("desnz-2026", "natural_gas.wtt_m3", "0.33660"),
-];
+use super::published::PUBLISHED;
 
 #[test]
 fn every_factor_held_is_the_published_value_and_every_published_value_is_held() {

@@ -187,12 +187,13 @@ pub static TEMPLATES: &[Template] = &[
         units: &[
             Unit { names: &["km", "kilometres"], stored: "km", convert: Convert::Factor(1.0) },
             Unit { names: &["miles", "mi"], stored: "km", convert: Convert::Factor(1.609_344) },
+            Unit { names: &["nights", "room nights"], stored: "nights", convert: Convert::Factor(1.0) },
         ],
         detail: Some(Detail {
             column: "mode",
-            values: Some(&["car", "taxi", "bus", "coach", "rail", "underground", "ferry", "flight_domestic", "flight_short_haul", "flight_long_haul"]),
+            values: Some(&["car", "taxi", "bus", "coach", "rail", "underground", "ferry", "flight_domestic", "flight_short_haul", "flight_long_haul", "hotel_uk", "hotel_london"]),
             required: true,
-            help: "How the distance was travelled.",
+            help: "How the distance was travelled (per passenger), or for hotel stays (unit nights, one room) hotel_uk or hotel_london.",
         }),
         extra: &[],
         examples: [
