@@ -23,6 +23,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { octopus } from '../tests/fakes/keyed.mjs';
+import { emissionsBench, emissionsTable } from './emissions.mjs';
 
 const HALF_HOUR = 1800_000;
 const POLL_MS = 20;
@@ -260,6 +261,8 @@ export async function syncBench(h) {
         throw new Error(`datasource ${s.datasource_id} stored ${JSON.stringify(row)}, expected ${JSON.stringify(want)}`);
       }
     }
+    h.log('sync: emissions of the warm-up run\'s year, recomputed');
+    const emissions = await emissionsBench({ call, user: 'user_bench_sync_1', id: warmup.datasource_id, series, median: h.median });
     loadavg.after = os.loadavg();
     const med = (xs) => h.median(xs);
     const summary = (cap, samples) => ({
@@ -298,6 +301,7 @@ export async function syncBench(h) {
       loadavg,
       warmup,
       page_sizes: byCap.map(({ cap, samples }) => summary(cap, samples)),
+      emissions,
     };
   } finally {
     await h.stopServer(server);
@@ -326,5 +330,6 @@ export function syncTable(sync) {
       `| ${p.page_cap} | ${f(p.wall_ms)} | ${f(p.rows_per_s)} | ${p.pages} | ${p.provider_requests} | ${p.slices} | ${f(p.to_first_slice_ms)} | ${f(p.worker_ms)} | ${f(p.d1_ms)} (${p.d1_calls}) | ${f(p.provider_fetch_ms)} | ${f(p.r2_ms)} | ${f(p.cpu_rest_ms)} | ${f(p.queue_gaps_ms)} | ${f(p.poll_lag_ms)} |`,
     );
   }
+  if (sync.emissions) lines.push('', emissionsTable(sync.emissions));
   return lines.join('\n');
 }

@@ -115,6 +115,18 @@ for (const vendor of ['openai', 'anthropic']) {
     // Zero-cost days still store a zero: compare the keys with a value.
     assert.deepEqual(got, want);
     const vals = await values(id);
+
+    // Tokens are a Scope 3 estimate: Epoch AI's kWh per token (6e-7 out,
+    // 2.2e-7 in) times the DESNZ grid factor of the day's edition. The
+    // provider's cost is not counted again spend-based.
+    const GRID = { 2025: 0.177, 2026: 0.13096 };
+    const KWH = { output_tokens: 0.0000006, input_tokens: 0.00000022 };
+    const est = vals.filter((v) => v.activity_type === 'ai_tokens').reduce((s, v) => s + v.quantity * KWH[v.unit] * GRID[Math.min(2026, new Date(v.period_start).getUTCFullYear())], 0);
+    const from = new Date(today - 400 * DAY).toISOString().slice(0, 10);
+    const t = (await api('user_ai', 'GET', `/api/v1/emissions/summary?datasource_id=${id}&from=${from}`)).body.totals;
+    assert.ok(est > 0 && Math.abs(t.scope_3_estimated - est) <= est * 1e-9, `${t.scope_3_estimated} vs ${est}`);
+    assert.equal(t.scope_3, t.scope_3_estimated);
+    assert.equal(t.scope_3_spend_based, 0, 'the cost is the same usage: not counted twice');
     assert.ok(vals.every((v) => Date.parse(v.period_end) <= today), "today's bucket waits for tomorrow");
     assert.ok(vals.every((v) => Date.parse(v.period_end) - Date.parse(v.period_start) === DAY));
     // 396 days in pages of 31 buckets: 13 per report (the throttled call is not one).

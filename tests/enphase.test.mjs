@@ -164,6 +164,29 @@ test('a system with a consumption meter also syncs consumption, grid import and 
   }
   const view = (await api(user, 'GET', `/api/v1/datasources/${id}`)).body;
   assert.deepEqual(view.streams.map((s) => s.stream ?? s.key ?? s.id).length, 4, JSON.stringify(view.streams));
+
+  // Emissions: grid import is Scope 2 and 3; exports and the site's total
+  // consumption give nothing (never negative); generation is avoided
+  // emissions, reported apart and never netted.
+  const GEN = { 2025: [0.177, 0.01853 + 0.0459 + 0.00397], 2026: [0.13096, 0.01299 + 0.03682 + 0.00359] };
+  const f = (v) => GEN[Math.min(2026, new Date(v.period_start).getUTCFullYear())];
+  const all = [];
+  for (let page = 1; ; page++) {
+    const res = (await api(user, 'GET', `/api/v1/activity?datasource_id=${id}&from=${from}&to=${to}&per_page=1000&page=${page}`)).body;
+    all.push(...res.data);
+    if (all.length >= res.pagination.total) break;
+  }
+  const of = (type, i) => all.filter((v) => v.activity_type === type).reduce((s, v) => s + v.quantity * f(v)[i], 0);
+  const t = (await api(user, 'GET', `/api/v1/emissions/summary?from=${from}&to=${to}&group_by=scope`)).body;
+  const near = (got, want, what) => assert.ok(want > 0 && Math.abs(got - want) <= want * 1e-9, `${what}: ${got} vs ${want}`);
+  near(t.totals.scope_2_location, of('electricity_import', 0), 'import, location-based');
+  near(t.totals.scope_3, of('electricity_import', 1), 'import, T&D and well-to-tank');
+  near(t.totals.avoided, of('solar_generation', 0), 'generation, avoided');
+  near(t.totals.total, t.totals.scope_2_location + t.totals.scope_3, 'the total never nets the avoided');
+  assert.deepEqual(t.data.map((g) => g.group), ['avoided', 'scope_2', 'scope_3']);
+  const lines = (await api(user, 'GET', `/api/v1/emissions?datasource_id=${id}&from=${from}&to=${to}&per_page=1000`)).body.data;
+  assert.ok(!lines.some((l) => ['electricity_export', 'electricity_consumption'].includes(l.activity_type)), 'no line for exports or consumption');
+  assert.ok(lines.filter((l) => l.activity_type === 'solar_generation').every((l) => l.scope === 0 && l.method === 'avoided'));
 });
 
 test('connection checks draw from the same app budget: past the plan limit a check is refused without calling Enphase', async () => {

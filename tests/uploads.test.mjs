@@ -239,3 +239,34 @@ test('manual readings are validated like files, stored as a run, and repeatable'
   const audit = (await api('user_up', 'GET', `/api/v1/datasources/${id}/audit`)).body.data.map((e) => e.action);
   assert.ok(audit.includes('manual'), 'typed readings are audited with who entered them');
 });
+
+test('uploaded fuel, travel, hotel nights and spend become Scope 1 and 3 lines by their published factors', async () => {
+  const created = await api('user_up_em', 'POST', '/api/v1/datasources', { integration_id: 'csv-upload', display_name: 'Travel and fleet' });
+  assert.equal(created.status, 201);
+  const id = created.body.id;
+  const csv = 'type,start,end,quantity,unit,reference,estimated,detail\n' +
+    'fuel,2025-03-01,2025-03-31,612.5,litres,VAN-07,no,diesel\n' +
+    'fuel,2025-03-01,2025-03-31,1,litres,Boiler,no,coal\n' +
+    'travel,2025-03-12,2025-03-12,412,miles,Trip 4,no,rail\n' +
+    'travel,2025-03-20,2025-03-24,11020,km,Trip 7,no,flight_long_haul\n' +
+    'travel,2025-03-20,2025-03-24,4,nights,Trip 7,no,hotel_london\n' +
+    'spend,2023-06-01,2023-06-30,1000,GBP,Supplier 42,no,Printing & Stationery\n';
+  const res = await upload('user_up_em', id, csv);
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  const t = (await api('user_up_em', 'GET', `/api/v1/emissions/summary?datasource_id=${id}&from=2023-01-01&to=2025-12-31&group_by=category`)).body;
+  const near = (got, want, what) => assert.ok(Math.abs(got - want) <= want * 1e-9, `${what}: ${got} vs ${want}`);
+  // DESNZ 2025: diesel 2.57082 per litre; national rail 0.03546 per
+  // passenger km; long-haul with radiative forcing 0.15282; London hotel
+  // 11.5 a night. Coal has no factor held: no line, not a guess.
+  near(t.totals.scope_1, 612.5 * 2.57082, 'diesel');
+  const travel = 412 * 1.609344 * 0.03546 + 11020 * 0.15282 + 4 * 11.5;
+  const spend = 1000 * 1.244 * (292.655 / 304.702) * 0.296;
+  near(t.totals.scope_3, travel + spend, 'travel, hotel and spend');
+  near(t.totals.scope_3_spend_based, spend, 'spend, labelled');
+  assert.deepEqual(t.data.map((g) => g.group), ['business_travel', 'fuel_combustion', 'purchased_goods_and_services']);
+  // Without radiative forcing, the flight is recomputed at once.
+  const put = await api('user_up_em', 'PUT', `/api/v1/datasources/${id}`, { settings: { flight_radiative_forcing: false } });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  const again = (await api('user_up_em', 'GET', `/api/v1/emissions/summary?datasource_id=${id}&from=2023-01-01&to=2025-12-31`)).body.totals;
+  near(again.scope_3, travel - 11020 * (0.15282 - 0.09043) + spend, 'without RF');
+});

@@ -1,7 +1,8 @@
 //! GET /api/v1/emission-factors: the editions and factors the emissions
 //! engine holds, with their sources (public: the same for every user).
 
-use carbon_core::emissions::factors::{factors, Edition, Factor};
+use carbon_core::emissions::factors::{factors, Edition, Estimate, Factor};
+use carbon_core::emissions::spend::SpendData;
 use carbon_core::error::ApiError;
 use serde::Serialize;
 
@@ -12,6 +13,8 @@ use crate::http::Reply;
 struct List<'a> {
     editions: Vec<&'a Edition>,
     data: Vec<&'a Factor>,
+    estimates: &'a [Estimate],
+    spend: &'a SpendData,
 }
 
 pub async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -49,5 +52,13 @@ pub async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
         .iter()
         .filter(|e| edition.as_ref().is_none_or(|x| &e.id == x))
         .collect();
-    Reply::json(200, &List { editions, data })
+    Reply::json(
+        200,
+        &List {
+            editions,
+            data,
+            estimates: &set.estimates,
+            spend: &set.spend,
+        },
+    )
 }

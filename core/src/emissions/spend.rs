@@ -56,15 +56,21 @@ pub struct SpendCategory {
     pub words: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SpendData {
-    #[serde(rename = "spend_factor", default)]
+    #[serde(rename(deserialize = "spend_factor", serialize = "factors"), default)]
     pub factors: Vec<SpendFactor>,
-    #[serde(rename = "exchange_rate", default)]
+    #[serde(
+        rename(deserialize = "exchange_rate", serialize = "exchange_rates"),
+        default
+    )]
     pub rates: Vec<ExchangeRate>,
     #[serde(rename = "price_index", default)]
     pub index: Vec<PriceIndex>,
-    #[serde(rename = "spend_category", default)]
+    #[serde(
+        rename(deserialize = "spend_category", serialize = "categories"),
+        default
+    )]
     pub categories: Vec<SpendCategory>,
 }
 
