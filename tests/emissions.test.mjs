@@ -158,6 +158,9 @@ test('a corrected reading restates its emission lines, keeping what they were; b
   const after = (await api('user_em_a', 'GET', `/api/v1/emissions/summary?from=${FROM}&to=${TO}`)).body.totals;
   const f = DESNZ[new Date(t).getUTCFullYear()];
   close(after.scope_2_location - before.scope_2_location, 1.5 * f.gen, 'the correction, location');
+  const shown = (await api('user_em_a', 'GET', `/api/v1/emissions/summary?from=${FROM}&to=${TO}`)).body.display;
+  assert.equal(shown.unit, 'tCO2e');
+  assert.equal(shown.totals.scope_2_location, Math.round(after.scope_2_location) / 1000, 'each total rounded once, to the kg');
   const dayStart = (t - (t % DAY)) / 1000;
   const restated = d1(worker, `SELECT line, kgco2e, previous_kgco2e FROM emission_lines WHERE restated_at IS NOT NULL AND day = ${dayStart}`);
   assert.equal(restated.length, 5, 'every line of the corrected value\'s day');
@@ -173,6 +176,11 @@ test('a corrected reading restates its emission lines, keeping what they were; b
   assert.deepEqual([loc.factor_ref, loc.factor_unit, loc.edition_choice], ['7_400_4000_5_1', 'kWh', 'reporting_year']);
   const dayMs = t - (t % DAY);
   assert.equal(loc.value_count, elec.filter(([at]) => at >= dayMs && at < dayMs + DAY).length, 'the day\'s values');
+  // The chain from figure to bytes: the raw pages the day's values were read from.
+  const dayVals = (await values('user_em_a', idA)).filter((v) => v.activity_type === 'electricity_import' && Date.parse(v.period_start) >= dayMs && Date.parse(v.period_start) < dayMs + DAY);
+  assert.deepEqual(loc.raw_sha256, [...new Set(dayVals.map((v) => v.raw_sha256))].sort());
+  assert.ok(loc.raw_sha256.length === 2 && loc.raw_sha256.every((h) => /^[0-9a-f]{64}$/.test(h)), 'the first sync\'s page and the correcting one');
+  close(loc.co2_kgco2e, loc.quantity * { 2025: 0.17489, 2026: 0.12943 }[new Date(t).getUTCFullYear()], 'the CO2 part, as published');
   const all = (await api('user_em_a', 'GET', `/api/v1/emissions?from=${FROM}&to=${TO}&per_page=1`)).body;
   assert.ok(all.pagination.total > 365 * 5, `${all.pagination.total} lines`);
   assert.equal((await api('user_em_a', 'GET', '/api/v1/emissions?scope=4')).status, 400);

@@ -2,7 +2,8 @@
 //! Scope 2 methods side by side.
 
 use carbon_core::datasources::timestamp;
-use carbon_core::emissions::summary::{LineRow, LinesQuery, Method, SummaryQuery, Totals};
+use carbon_core::emissions::list::{LineRow, LinesQuery};
+use carbon_core::emissions::summary::{Method, SummaryQuery, Totals, DISPLAY_RULE};
 use carbon_core::error::ApiError;
 use serde::Serialize;
 
@@ -19,6 +20,15 @@ struct Summary {
     method: &'static str,
     unit: &'static str,
     data: Vec<Totals>,
+    totals: Totals,
+    display: Display,
+}
+
+/// The totals as a report shows them, with the rule that rounded them.
+#[derive(Serialize)]
+struct Display {
+    unit: &'static str,
+    rule: &'static str,
     totals: Totals,
 }
 
@@ -78,6 +88,7 @@ pub async fn summary(call: &Call<'_>) -> Result<Reply, ApiError> {
         all.scope_3_estimated += t.scope_3_estimated;
         all.lines += t.lines;
     }
+    let totals = all.with_total(q.method);
     Reply::json(
         200,
         &Summary {
@@ -90,7 +101,12 @@ pub async fn summary(call: &Call<'_>) -> Result<Reply, ApiError> {
             },
             unit: "kgCO2e",
             data,
-            totals: all.with_total(q.method),
+            display: Display {
+                unit: "tCO2e",
+                rule: DISPLAY_RULE,
+                totals: totals.display(),
+            },
+            totals,
         },
     )
 }

@@ -255,8 +255,8 @@ pub async fn summary(
 pub async fn lines(
     db: &Db,
     user_id: &str,
-    q: &carbon_core::emissions::summary::LinesQuery,
-) -> worker::Result<(Vec<carbon_core::emissions::summary::LineRow>, u64)> {
+    q: &carbon_core::emissions::list::LinesQuery,
+) -> worker::Result<(Vec<carbon_core::emissions::list::LineRow>, u64)> {
     let mut params = vec![
         text(user_id),
         int(q.from.timestamp()),
@@ -273,6 +273,12 @@ pub async fn lines(
     if let Some(scope) = q.scope {
         params.push(int(scope.into()));
         filter.push_str(&format!(" AND f.scope = ?{}", params.len()));
+    }
+    for (column, value) in [("category", &q.category), ("method", &q.method)] {
+        if let Some(v) = value {
+            params.push(text(v));
+            filter.push_str(&format!(" AND f.{column} = ?{}", params.len()));
+        }
     }
     const FROM: &str = "activity_streams st JOIN emission_lines l ON l.stream = st.id \
                         JOIN emission_factors f ON f.id = l.factor";
@@ -291,7 +297,10 @@ pub async fn lines(
              l.quantity, l.value_count, l.kgco2e, l.previous_kgco2e, l.restated_at, f.factor_id, \
              f.reference AS factor_ref, f.edition, f.edition_choice, \
              CASE WHEN f.factor_id = '{REGIONAL_FACTOR_ID}' AND l.quantity <> 0 THEN l.kgco2e / l.quantity \
-               ELSE f.factor END AS factor, f.unit AS factor_unit \
+               ELSE f.factor END AS factor, f.unit AS factor_unit, \
+             l.quantity * f.co2 AS co2_kgco2e, l.quantity * f.ch4 AS ch4_kgco2e, l.quantity * f.n2o AS n2o_kgco2e, \
+             (SELECT group_concat(sha256) FROM (SELECT DISTINCT p.sha256 FROM activity a JOIN raw_pages p ON p.id = a.page \
+               WHERE a.stream = l.stream AND a.period_start >= l.day AND a.period_start < l.day + 86400 ORDER BY 1)) AS raw_sha256 \
              FROM {FROM} WHERE {filter} ORDER BY st.id, l.day, l.line LIMIT ?{limit} OFFSET ?{offset}"
         ))
         .bind(&params)?;

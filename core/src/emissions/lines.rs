@@ -28,6 +28,9 @@ pub enum Market {
     RegoBacked,
     /// The supplier's published fuel-mix factor, kg CO2e per kWh.
     Supplier { factor: f64, source: String },
+    /// A residual-mix factor the organisation reports with (none is held
+    /// here: no UK figure could be cross-checked), kg CO2e per kWh.
+    ResidualMix { factor: f64, source: String },
 }
 
 /// How location-based Scope 2 is computed (`scope2_location`).
@@ -78,14 +81,14 @@ impl Settings {
         let market = &settings["scope2_market"];
         if !market.is_null() {
             match serde_json::from_value::<Market>(market.clone()) {
-                Ok(Market::Supplier { factor, source })
+                Ok(Market::Supplier { factor, source } | Market::ResidualMix { factor, source })
                     if !(factor.is_finite() && (0.0..=2.0).contains(&factor))
                         || source.trim().is_empty() =>
                 {
-                    out.push(("scope2_market", "a supplier factor is kg CO2e per kWh from 0 to 2, with its `source`".into()));
+                    out.push(("scope2_market", "a supplier or residual-mix factor is kg CO2e per kWh from 0 to 2, with its `source`".into()));
                 }
                 Ok(_) => {}
-                Err(_) => out.push(("scope2_market", "must be {\"basis\": \"grid_average\"}, {\"basis\": \"rego_backed\"} or {\"basis\": \"supplier\", \"factor\": kgCO2e per kWh, \"source\": \"...\"}".into())),
+                Err(_) => out.push(("scope2_market", "must be {\"basis\": \"grid_average\"}, {\"basis\": \"rego_backed\"}, or {\"basis\": \"supplier\" or \"residual_mix\", \"factor\": kgCO2e per kWh, \"source\": \"...\"}".into())),
             }
         }
         let pinned = &settings["emission_factor_edition"];
@@ -219,6 +222,9 @@ fn market(l: &mut Line, market: &Market, quantity: f64) {
         ),
         Market::Supplier { factor, source } => {
             ("market/supplier".to_owned(), *factor, source.clone())
+        }
+        Market::ResidualMix { factor, source } => {
+            ("market/residual_mix".to_owned(), *factor, source.clone())
         }
     };
     l.factor_id = id;

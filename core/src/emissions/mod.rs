@@ -4,6 +4,7 @@
 
 pub mod factors;
 pub mod lines;
+pub mod list;
 pub mod rows;
 pub mod rules;
 pub mod spend;

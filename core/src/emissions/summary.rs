@@ -120,7 +120,35 @@ pub struct Totals {
     pub lines: i64,
 }
 
+/// How figures are rounded for display, and only for display: every line
+/// and total is kept and returned at full precision; a shown figure is that
+/// total in tonnes to three decimals (the nearest kg), ties to even, so
+/// totals are rounded once, never summed after rounding.
+pub const DISPLAY_RULE: &str = "tCO2e to 3 decimals (the nearest kg), ties to even, rounding each unrounded total once; never sum rounded figures";
+
+/// One figure as displayed (see [`DISPLAY_RULE`]).
+pub fn display_tonnes(kg: f64) -> f64 {
+    kg.round_ties_even() / 1000.0
+}
+
 impl Totals {
+    /// The same totals as displayed, in tonnes.
+    pub fn display(&self) -> Totals {
+        let d = display_tonnes;
+        Totals {
+            group: self.group.clone(),
+            scope_1: d(self.scope_1),
+            scope_2_location: d(self.scope_2_location),
+            scope_2_market: d(self.scope_2_market),
+            scope_3: d(self.scope_3),
+            total: d(self.total),
+            avoided: d(self.avoided),
+            scope_3_spend_based: d(self.scope_3_spend_based),
+            scope_3_estimated: d(self.scope_3_estimated),
+            lines: self.lines,
+        }
+    }
+
     pub fn with_total(mut self, method: Method) -> Self {
         let s2 = match method {
             Method::Location => self.scope_2_location,
@@ -134,6 +162,18 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_rounds_each_total_once_to_the_kg_ties_to_even() {
+        assert_eq!(display_tonnes(1234.5), 1.234);
+        assert_eq!(display_tonnes(1235.5), 1.236);
+        assert_eq!(display_tonnes(0.499_999), 0.0);
+        // Three lines of 0.4 kg: the total shows 1 kg; rounding each first
+        // would show 0.
+        let lines = [0.4, 0.4, 0.4];
+        assert_eq!(display_tonnes(lines.iter().sum()), 0.001);
+        assert_eq!(lines.iter().map(|l| display_tonnes(*l)).sum::<f64>(), 0.0);
+    }
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
         q.iter()
@@ -168,84 +208,4 @@ mod tests {
             assert_eq!(err.status(), 400, "{bad:?}");
         }
     }
-}
-
-/// `GET /api/v1/emissions`: the lines themselves, paginated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinesQuery {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub datasource_id: Option<String>,
-    pub scope: Option<u8>,
-    pub page: crate::query::Page,
-}
-
-impl LinesQuery {
-    /// `from`, `to`, `datasource_id` as the summary reads them; `scope`
-    /// (1, 2 or 3); `page`, `per_page` (at most 1,000).
-    pub fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<Self, ApiError> {
-        let mut range = Vec::new();
-        let mut paging = Vec::new();
-        let mut scope = None;
-        for (k, v) in pairs {
-            match k.as_str() {
-                "from" | "to" | "datasource_id" => range.push((k.clone(), v.clone())),
-                "page" | "per_page" => paging.push((k.clone(), v.clone())),
-                "scope" => {
-                    scope = Some(match v.as_str() {
-                        "1" => 1,
-                        "2" => 2,
-                        "3" => 3,
-                        _ => return Err(ApiError::invalid_param(k, "`scope` must be 1, 2 or 3")),
-                    })
-                }
-                other => {
-                    return Err(ApiError::invalid_param(
-                        other,
-                        format!(
-                            "unknown query parameter `{other}`; expected from, to, datasource_id, scope, page or per_page"
-                        ),
-                    ))
-                }
-            }
-        }
-        let s = SummaryQuery::parse(&range, now)?;
-        Ok(LinesQuery {
-            from: s.from,
-            to: s.to,
-            datasource_id: s.datasource_id,
-            scope,
-            page: crate::query::Page::parse(&paging, 100, 1000)?,
-        })
-    }
-}
-
-/// One stored line, with the factor it cites.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct LineRow {
-    pub datasource_id: String,
-    /// The series (meter, system, document) its values come from.
-    pub reference: String,
-    pub activity_type: String,
-    pub unit: String,
-    /// The UTC day whose values it covers.
-    pub day: String,
-    pub line: String,
-    pub scope: u8,
-    pub category: String,
-    pub method: String,
-    /// The day's values summed, and how many.
-    pub quantity: f64,
-    pub value_count: i64,
-    pub kgco2e: f64,
-    pub previous_kgco2e: Option<f64>,
-    pub restated_at: Option<String>,
-    pub factor_id: String,
-    pub factor_ref: String,
-    pub edition: String,
-    pub edition_choice: String,
-    /// kg CO2e per `factor_unit`; for a regional half-hourly line, the
-    /// day's effective factor (its figure over its quantity).
-    pub factor: f64,
-    pub factor_unit: String,
 }
