@@ -5,7 +5,6 @@
 
 use carbon_core::datasources::timestamp;
 use carbon_core::emissions::factors::fingerprint;
-use carbon_core::emissions::lines::Settings;
 
 use crate::connections::Ctx;
 use crate::storage::emissions;
@@ -21,23 +20,30 @@ pub async fn recompute(
     from: i64,
     dirty: Option<i64>,
 ) -> worker::Result<()> {
-    let value = serde_json::from_str(settings).unwrap_or_default();
     let now = timestamp(ctx.now());
-    emissions::recompute(&ctx.db, id, &Settings::from_json(&value), from, dirty, &now).await
+    emissions::recompute(&ctx.db, id, settings, from, dirty, &now).await
 }
 
 /// Recomputes the datasources whose lines are stale, oldest first: all of
 /// a datasource computed under another factor set, else from the first day
-/// with new grid intensity. Returns how many.
+/// with new grid intensity. One that fails is logged and left for the next
+/// tick (the others go on). Returns how many were recomputed.
 pub async fn recompute_stale(ctx: &Ctx<'_>) -> worker::Result<u32> {
     let stale = emissions::stale(&ctx.db, PER_TICK).await?;
+    let mut done = 0;
     for s in &stale {
         let from = if s.emissions_basis.as_deref() == Some(fingerprint()) {
             s.emissions_dirty_from.unwrap_or(0)
         } else {
             0
         };
-        recompute(ctx, &s.id, &s.settings, from, s.emissions_dirty_from).await?;
+        match recompute(ctx, &s.id, &s.settings, from, s.emissions_dirty_from).await {
+            Ok(()) => done += 1,
+            Err(e) => worker::console_error!(
+                "{}",
+                serde_json::json!({"level": "error", "msg": "emissions recompute", "datasource_id": s.id, "error": e.to_string()})
+            ),
+        }
     }
-    Ok(stale.len() as u32)
+    Ok(done)
 }

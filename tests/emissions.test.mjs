@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { d1 } from './helpers/d1.mjs';
+import { preciseSum } from './helpers/sum.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
@@ -94,17 +95,7 @@ function expected(vals, market) {
       acc.scope_3.push(v.quantity * f.gasWtt);
     }
   }
-  // Neumaier summation: the reference is exact to far better than 1e-9.
-  const total = (xs) => {
-    let s = 0, c = 0;
-    for (const x of xs) {
-      const t = s + x;
-      c += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
-      s = t;
-    }
-    return s + c;
-  };
-  return Object.fromEntries(Object.entries(acc).map(([k, xs]) => [k, total(xs)]));
+  return Object.fromEntries(Object.entries(acc).map(([k, xs]) => [k, preciseSum(xs)]));
 }
 
 const close = (got, want, what) => assert.ok(want === 0 ? got === 0 : Math.abs(got - want) / Math.abs(want) < 1e-9, `${what}: ${got} vs ${want}`);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { d1 } from './helpers/d1.mjs';
+import { preciseSum } from './helpers/sum.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
@@ -48,15 +49,7 @@ after(async () => {
   await ci?.close();
 });
 
-const sum = (xs) => {
-  let s = 0, c = 0;
-  for (const x of xs) {
-    const t = s + x;
-    c += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
-    s = t;
-  }
-  return s + c;
-};
+const sum = preciseSum;
 const close = (got, want, what) => assert.ok(Math.abs(got - want) <= Math.abs(want) * 1e-9, `${what}: ${got} vs ${want}`);
 const tick = async () => assert.equal((await worker.scheduled('*/15 * * * *')).status, 200);
 
@@ -156,8 +149,11 @@ test('a deploy with other factors or rules recomputes every datasource from the 
   const mine = `stream IN (SELECT id FROM activity_streams WHERE datasource_id = '${idN}')`;
   d1(worker, `UPDATE emission_lines SET restated_at = NULL, previous_kgco2e = NULL WHERE ${mine}`);
   d1(worker, `UPDATE emission_lines SET kgco2e = kgco2e * 1.25 WHERE line = 's2_location' AND ${mine}`);
+  // And a line of a rule the new deploy no longer has.
+  d1(worker, `INSERT INTO emission_lines (stream, day, line, factor, quantity, value_count, kgco2e) SELECT stream, day, 'retired_rule', factor, quantity, value_count, kgco2e FROM emission_lines WHERE line = 's2_location' AND ${mine} LIMIT 1`);
   d1(worker, `UPDATE datasources SET emissions_basis = 'an-older-deploy' WHERE id = '${idN}'`);
-  close((await totals('user_rg_n')).scope_2_location, want.scope_2_location * 1.25, 'the stale figures');
+  const [retired] = d1(worker, `SELECT kgco2e FROM emission_lines WHERE line = 'retired_rule'`);
+  close((await totals('user_rg_n')).scope_2_location, want.scope_2_location * 1.25 + retired.kgco2e, 'the stale figures, counting the retired line');
   await tick();
   const t = await totals('user_rg_n');
   for (const k of ['scope_2_location', 'scope_2_market', 'scope_3']) close(t[k], want[k], k);
@@ -165,4 +161,5 @@ test('a deploy with other factors or rules recomputes every datasource from the 
   assert.equal(moved.length, days(), 'the location line of each day, nothing else');
   assert.ok(moved.every((m) => m.line === 's2_location' && Math.abs(m.previous_kgco2e - m.kgco2e * 1.25) < 1e-9 * m.previous_kgco2e));
   assert.equal(d1(worker, `SELECT emissions_basis AS b FROM datasources WHERE id = '${idN}'`)[0].b, basis, 'now under this deploy\'s basis');
+  assert.equal(d1(worker, `SELECT COUNT(*) AS n FROM emission_lines WHERE line = 'retired_rule'`)[0].n, 0, 'a line no rule gives any more is gone');
 });

@@ -154,12 +154,12 @@ test('a full sync reads every organisation, every page, within the per-organisat
   // Spend-based Scope 3, typed apart from factors/spend.toml: 449 Motor
   // Vehicle Expenses is USEEIO 811111 (0.103 kg CO2e per 2022 USD); spend
   // after 2023 takes the latest rates held (Federal Reserve 2023: GBP
-  // 1.2440, EUR 1.0817 USD) and CPI-U 2022/2023 (292.655/304.702); 445
-  // Light, Power, Heating is energy, metered elsewhere: no line.
+  // 1.2440, EUR 1.0817 USD) and the latest CPI-U held, 2024 (292.655 /
+  // 313.689); 445 Light, Power, Heating is energy, metered elsewhere: no line.
   const RATE = { GBP: 1.244, EUR: 1.0817 };
   const spend = [...got.values()].filter((v) => v.detail === '449');
   assert.ok(spend.every((v) => new Date(v.period_start).getUTCFullYear() >= 2024 && RATE[v.unit]));
-  const want = spend.reduce((s, v) => s + v.quantity * RATE[v.unit] * (292.655 / 304.702) * 0.103, 0);
+  const want = spend.reduce((s, v) => s + v.quantity * RATE[v.unit] * (292.655 / 313.689) * 0.103, 0);
   const t = (await api(USER, 'GET', `/api/v1/emissions/summary?datasource_id=${id}&from=2024-01-01&to=${new Date(Date.now() + 2 * DAY).toISOString().slice(0, 10)}`)).body.totals;
   assert.ok(Math.abs(t.scope_3_spend_based - want) <= want * 1e-9, `${t.scope_3_spend_based} vs ${want}`);
   assert.equal(t.scope_3, t.scope_3_spend_based, 'all of it spend-based');

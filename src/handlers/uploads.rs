@@ -84,6 +84,7 @@ async fn store(
         datasource_id: &rec.id,
         user_id: &rec.user_id,
         emissions: &emissions,
+        settings: &rec.settings,
     };
     let run = ingest::ingest(
         &store,

@@ -47,7 +47,14 @@ fn factors_sql() -> &'static str {
      json_extract(value, '$.ed'), json_extract(value, '$.ch'), json_extract(value, '$.fu'), \
      json_extract(value, '$.f'), json_extract(value, '$.g1'), json_extract(value, '$.g2'), \
      json_extract(value, '$.g3') FROM json_each(?1) WHERE true \
-     ON CONFLICT (factor_id, line, edition_choice, factor) DO NOTHING"
+     ON CONFLICT (factor_id, line, edition_choice, factor) DO UPDATE SET scope = excluded.scope, \
+     category = excluded.category, method = excluded.method, reference = excluded.reference, \
+     edition = excluded.edition, unit = excluded.unit, co2 = excluded.co2, ch4 = excluded.ch4, n2o = excluded.n2o \
+     WHERE emission_factors.scope IS NOT excluded.scope OR emission_factors.category IS NOT excluded.category \
+     OR emission_factors.method IS NOT excluded.method OR emission_factors.reference IS NOT excluded.reference \
+     OR emission_factors.edition IS NOT excluded.edition OR emission_factors.unit IS NOT excluded.unit \
+     OR emission_factors.co2 IS NOT excluded.co2 OR emission_factors.ch4 IS NOT excluded.ch4 \
+     OR emission_factors.n2o IS NOT excluded.n2o"
 }
 
 /// Recomputes the lines of every (series, UTC day) `days` yields (columns
@@ -86,7 +93,7 @@ fn lines_sql(days: &str) -> String {
          kgco2e = excluded.kgco2e, factor = excluded.factor, quantity = excluded.quantity, \
          value_count = excluded.value_count \
          WHERE emission_lines.kgco2e IS NOT excluded.kgco2e OR emission_lines.factor IS NOT excluded.factor \
-         OR emission_lines.value_count IS NOT excluded.value_count"
+         OR emission_lines.value_count IS NOT excluded.value_count OR emission_lines.quantity IS NOT excluded.quantity"
     )
 }
 
@@ -110,17 +117,51 @@ pub fn chunk_statements(
     Ok(vec![factors, lines])
 }
 
+/// A chunk that gives a series a region it did not have (or another) marks
+/// the datasource's lines for recomputing whole: its history may now take
+/// the regional intensity. Runs before the series upsert, in its batch.
+pub fn region_moved(
+    db: &Db,
+    records: &str,
+    datasource_id: &str,
+) -> worker::Result<D1PreparedStatement> {
+    db.prepare(
+        "UPDATE datasources SET emissions_dirty_from = 0 WHERE id = ?2 AND EXISTS (SELECT 1 FROM json_each(?1) j \
+         JOIN activity_streams st ON st.datasource_id = ?2 AND st.activity_type = json_extract(j.value, '$.t') \
+         AND st.source_ref = json_extract(j.value, '$.s') AND st.detail = json_extract(j.value, '$.d') \
+         AND st.unit = json_extract(j.value, '$.u') \
+         WHERE json_extract(j.value, '$.r') IS NOT NULL AND st.region IS NOT json_extract(j.value, '$.r'))",
+    )
+    .bind(&[text(records), text(datasource_id)])
+}
+
+/// Lines written under `settings` (as read before the write) are stale if
+/// the datasource's settings changed since: the cron recomputes them.
+pub fn stale_if_settings_moved(
+    db: &Db,
+    datasource_id: &str,
+    settings: &str,
+) -> worker::Result<D1PreparedStatement> {
+    db.prepare(
+        "UPDATE datasources SET emissions_basis = NULL WHERE id = ?1 AND settings IS NOT ?2 \
+         AND emissions_basis IS NOT NULL",
+    )
+    .bind(&[text(datasource_id), text(settings)])
+}
+
 /// Recomputes a datasource's lines from day `from` (unix s) on under its
 /// settings and the current factors, and records the basis, clearing the
 /// dirty mark only if it is still the one read (`dirty`).
 pub async fn recompute(
     db: &Db,
     datasource_id: &str,
-    settings: &Settings,
+    settings_json: &str,
     from: i64,
     dirty: Option<i64>,
     now: &str,
 ) -> worker::Result<()> {
+    let value = serde_json::from_str(settings_json).unwrap_or_default();
+    let settings = &Settings::from_json(&value);
     #[derive(serde::Deserialize)]
     struct K {
         t: String,
@@ -152,7 +193,7 @@ pub async fn recompute(
          WHERE st.datasource_id = ?2 AND a.period_start >= ?1";
     let basis = db
         .prepare(
-            "UPDATE datasources SET emissions_basis = ?1, \
+            "UPDATE datasources SET emissions_basis = CASE WHEN settings IS ?4 THEN ?1 ELSE NULL END, \
              emissions_dirty_from = CASE WHEN emissions_dirty_from IS ?3 THEN NULL ELSE emissions_dirty_from END \
              WHERE id = ?2",
         )
@@ -160,9 +201,26 @@ pub async fn recompute(
             text(fingerprint()),
             text(datasource_id),
             dirty.map(int).unwrap_or(worker::wasm_bindgen::JsValue::NULL),
+            text(settings_json),
         ])?;
+    // Lines no rule gives any more (a mapping or rule removed) go.
+    let gone = db
+        .prepare(
+            "DELETE FROM emission_lines WHERE day >= ?1 - (?1 % 86400) \
+             AND stream IN (SELECT id FROM activity_streams WHERE datasource_id = ?2) \
+             AND NOT EXISTS (SELECT 1 FROM activity_streams st, json_each(?3) fx \
+               WHERE st.id = emission_lines.stream AND json_extract(fx.value, '$.t') = st.activity_type \
+               AND json_extract(fx.value, '$.u') = st.unit \
+               AND (json_extract(fx.value, '$.d') IS NULL OR json_extract(fx.value, '$.d') = st.detail) \
+               AND json_extract(fx.value, '$.y') = CAST(strftime('%Y', emission_lines.day, 'unixepoch') AS INTEGER) \
+               AND json_extract(fx.value, '$.l') = emission_lines.line)",
+        )
+        .bind(&[int(from), text(datasource_id), text(&rows)])?;
+    // The settings were read before the batch: if they moved meanwhile, the
+    // basis stays unset and the cron recomputes under the new ones.
     db.batch(vec![
         db.prepare(factors_sql()).bind(&[text(&rows)])?,
+        gone,
         db.prepare(lines_sql(days)).bind(&params)?,
         basis,
     ])

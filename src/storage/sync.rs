@@ -31,6 +31,9 @@ pub struct D1SyncStore<'a> {
     /// How the datasource's emissions are computed (market instrument,
     /// pinned edition): lines are written with the values.
     pub emissions: &'a carbon_core::emissions::lines::Settings,
+    /// The settings as read when `emissions` was (the stored JSON): if they
+    /// change while this writes, its lines are marked for recomputing.
+    pub settings: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -167,13 +170,19 @@ impl D1SyncStore<'_> {
             &carbon_core::emissions::rows::kinds(chunk),
             self.emissions,
         );
-        let mut all = vec![streams, tariffs, run, upsert];
+        let moved = super::emissions::region_moved(self.db, &json, self.datasource_id)?;
+        let mut all = vec![moved, streams, tariffs, run, upsert];
         all.extend(super::emissions::chunk_statements(
             self.db,
             &json,
             self.datasource_id,
             &rows,
             now,
+        )?);
+        all.push(super::emissions::stale_if_settings_moved(
+            self.db,
+            self.datasource_id,
+            self.settings,
         )?);
         Ok(all)
     }

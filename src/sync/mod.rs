@@ -181,6 +181,7 @@ pub async fn consume(ctx: &Ctx<'_>, message: &SyncMessage) -> Result<(), ApiErro
         datasource_id: &rec.id,
         user_id: &rec.user_id,
         emissions: &emissions,
+        settings: &rec.settings,
     };
     let bucket = ctx
         .env

@@ -208,6 +208,15 @@ pub fn lines(a: &Activity, set: &'static Factors, settings: &Settings) -> Vec<Li
         .collect()
 }
 
+/// 16 hex digits of the SHA-256 of a user-given text.
+fn short_hash(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The market-based line: the instrument's factor where there is one.
 fn market(l: &mut Line, market: &Market, quantity: f64) {
     let (id, factor, reference) = match market {
@@ -216,16 +225,22 @@ fn market(l: &mut Line, market: &Market, quantity: f64) {
             return;
         }
         Market::RegoBacked => (
-            "market/rego_backed".to_owned(),
+            format!("market/rego_backed/{}", l.edition),
             0.0,
             "REGO-backed renewable tariff".to_owned(),
         ),
-        Market::Supplier { factor, source } => {
-            ("market/supplier".to_owned(), *factor, source.clone())
-        }
-        Market::ResidualMix { factor, source } => {
-            ("market/residual_mix".to_owned(), *factor, source.clone())
-        }
+        // The organisation's own figure and source: its id says which, so
+        // two datasources' sources never share (or show) one row.
+        Market::Supplier { factor, source } => (
+            format!("market/supplier/{}/{}", l.edition, short_hash(source)),
+            *factor,
+            source.clone(),
+        ),
+        Market::ResidualMix { factor, source } => (
+            format!("market/residual_mix/{}/{}", l.edition, short_hash(source)),
+            *factor,
+            source.clone(),
+        ),
     };
     l.factor_id = id;
     l.factor_ref = reference;

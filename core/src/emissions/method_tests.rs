@@ -173,10 +173,12 @@ fn spend_converts_currency_and_price_year_and_says_so() {
     );
     assert!(rel(l.kgco2e, 1000.0 * 1.2440 * (292.655 / 304.702) * 0.296) < 1e-12);
     assert!(l.factor_ref.contains("322230") && l.factor_ref.contains("1.2440"));
-    // 2025 spend: the latest year both a rate and the index are held.
+    // 2025 spend: the latest rate held (2023) and the latest index (2024),
+    // each chosen apart.
     let l = one(&act(ActivityType::Spend, "GBP", "461", 1000.0, 2025), &s);
     assert_eq!(l.edition_choice, "latest_held");
-    assert!(rel(l.kgco2e, 1000.0 * 1.2440 * (292.655 / 304.702) * 0.296) < 1e-12);
+    assert!(rel(l.kgco2e, 1000.0 * 1.2440 * (292.655 / 313.689) * 0.296) < 1e-12);
+    assert!(l.factor_ref.contains("2023 GBP") && l.factor_ref.contains("CPI-U 2024"));
     // US dollars need no rate: their own year's index.
     let l = one(
         &act(ActivityType::Spend, "USD", "Accountancy fees", 500.0, 2024),

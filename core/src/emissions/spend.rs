@@ -95,24 +95,11 @@ impl SpendData {
             })
     }
 
-    /// The year whose conversion applies: the spend's own, else the latest
-    /// (or earliest) held, and why.
-    fn year(&self, currency: &str, year: i32) -> Option<(i32, Choice)> {
-        let held = |y: i32| {
-            self.index.iter().any(|i| i.year == y)
-                && (currency == "USD"
-                    || self
-                        .rates
-                        .iter()
-                        .any(|r| r.year == y && r.currency == currency))
-        };
-        let years: Vec<i32> = self
-            .index
-            .iter()
-            .map(|i| i.year)
-            .filter(|y| held(*y))
-            .collect();
-        if held(year) {
+    /// The year whose figure applies among `years` held: the spend's own,
+    /// else the latest (or earliest) held, and why.
+    fn nearest(years: impl Iterator<Item = i32>, year: i32) -> Option<(i32, Choice)> {
+        let years: Vec<i32> = years.collect();
+        if years.contains(&year) {
             return Some((year, Choice::ForYear));
         }
         let (min, max) = (*years.iter().min()?, *years.iter().max()?);
@@ -139,7 +126,25 @@ pub fn line(rule: &Rule, set: &'static Factors, a: &Activity) -> Option<Line> {
     let data = &set.spend;
     let cat = data.category(a.detail)?;
     let f = data.factors.iter().find(|f| f.code == cat.code)?;
-    let (year, choice) = data.year(a.unit, a.year)?;
+    // The rate and the price index each from the spend's year where held,
+    // else the nearest held (chosen apart: a missing rate does not hold the
+    // deflation back a year).
+    let (index_year, index_choice) = SpendData::nearest(data.index.iter().map(|i| i.year), a.year)?;
+    let (year, rate_choice) = match a.unit {
+        "USD" => (a.year, Choice::ForYear),
+        c => SpendData::nearest(
+            data.rates
+                .iter()
+                .filter(|r| r.currency == c)
+                .map(|r| r.year),
+            a.year,
+        )?,
+    };
+    let choice = if rate_choice == Choice::ForYear {
+        index_choice
+    } else {
+        rate_choice
+    };
     let index = |y: i32| {
         data.index
             .iter()
@@ -159,16 +164,16 @@ pub fn line(rule: &Rule, set: &'static Factors, a: &Activity) -> Option<Line> {
             )
         }
     };
-    let deflate = index(f.price_year)? / index(year)?;
+    let deflate = index(f.price_year)? / index(index_year)?;
     let factor = number(&f.kgco2e) * rate * deflate;
     Some(Line {
         line: rule.line,
         scope: rule.scope,
         category: &cat.category,
         method: rule.method,
-        factor_id: format!("{}/{}@{}{}", f.set, f.code, a.unit, year),
+        factor_id: format!("{}/{}@{}{}/cpi{}", f.set, f.code, a.unit, year, index_year),
         factor_ref: format!(
-            "{} {} ({}: {} kg CO2e per {} USD){rate_ref}; US price index {year} -> {}",
+            "{} {} ({}: {} kg CO2e per {} USD){rate_ref}; US CPI-U {index_year} -> {}",
             f.set, f.code, f.title, f.kgco2e, f.price_year, f.price_year
         ),
         edition: f.set.clone(),

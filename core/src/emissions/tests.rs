@@ -201,13 +201,23 @@ fn market_based_scope_2_follows_the_datasources_instrument() {
     let rego = market(Market::RegoBacked);
     assert_eq!(
         (rego.kgco2e, rego.factor_id.as_str()),
-        (0.0, "market/rego_backed")
+        (0.0, "market/rego_backed/desnz-2025")
     );
     let supplier = market(Market::Supplier {
         factor: 0.1234,
         source: "Supplier fuel mix disclosure 2025".into(),
     });
     assert!(rel(supplier.kgco2e, 123.4) < 1e-12);
+    // Each organisation's own source is its own factor row: two sources
+    // with one figure never share (or show each other) a citation.
+    let other = market(Market::Supplier {
+        factor: 0.1234,
+        source: "Acme Energy, account 12345".into(),
+    });
+    assert!(supplier
+        .factor_id
+        .starts_with("market/supplier/desnz-2025/"));
+    assert_ne!(supplier.factor_id, other.factor_id);
     // Location-based is the same whatever the instrument.
     let s = Settings {
         market: Market::RegoBacked,
