@@ -12,8 +12,9 @@
 //   which absorbs the machine's minute-to-minute drift.
 // - Sync: a year of half-hourly Octopus data from a local fake, synced end to
 //   end through the queue (bench/sync.mjs).
+// - Webhooks: signed deliveries to a user's endpoint (bench/webhooks.mjs).
 //
-// BENCH_ONLY=sync (or startup, requests; comma-separated) runs only those
+// BENCH_ONLY=sync (or startup, requests, webhooks; comma-separated) runs only those
 // parts, against the Worker already in build/ (no set-up, no rebuild), and
 // prints the table without writing bench/results/.
 
@@ -29,13 +30,14 @@ import { signSessionToken } from '../scripts/lib/jwt.mjs';
 import { freePort } from '../tests/helpers/worker.mjs';
 import { seedSql } from './seed.mjs';
 import { syncBench, syncTable } from './sync.mjs';
+import { webhookBench, webhookTable } from './webhooks.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const COLD_STARTS = 3;
 const SYNC_REPS = Number(process.env.BENCH_SYNC_REPS ?? 3);
-const PARTS = ['startup', 'requests', 'sync'];
+const PARTS = ['startup', 'requests', 'sync', 'webhooks'];
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of ONLY) if (!PARTS.includes(p)) throw new Error(`BENCH_ONLY: unknown part ${p} (known: ${PARTS.join(', ')})`);
 const wants = (part) => ONLY.length === 0 || ONLY.includes(part);
@@ -152,6 +154,10 @@ function table(result) {
     lines.push('');
     lines.push(syncTable(result.sync));
   }
+  if (result.webhooks) {
+    lines.push('');
+    lines.push(webhookTable(result.webhooks));
+  }
   return lines.join('\n');
 }
 
@@ -235,22 +241,28 @@ async function main() {
   if (wants('requests')) result.scenarios = await requests(config, tokenFor);
   if (persistDir) rmSync(persistDir, { recursive: true, force: true });
 
+  // What a scenario that runs its own servers and databases is handed.
+  const harness = {
+    root: ROOT,
+    config,
+    token: tokenFor,
+    startServer,
+    stopServer,
+    stats,
+    freshDatabase,
+    removeDatabase: (dir) => rmSync(dir, { recursive: true, force: true }),
+    d1: d1Query,
+    median,
+    log,
+  };
   if (wants('sync')) {
     log('sync scenario');
-    result.sync = await syncBench({
-      root: ROOT,
-      reps: SYNC_REPS,
-      config,
-      token: tokenFor,
-      startServer,
-      stopServer,
-      stats,
-      freshDatabase,
-      removeDatabase: (dir) => rmSync(dir, { recursive: true, force: true }),
-      d1: d1Query,
-      median,
-      log,
-    });
+    result.sync = await syncBench({ ...harness, reps: SYNC_REPS });
+  }
+
+  if (wants('webhooks')) {
+    log('webhook scenario');
+    result.webhooks = await webhookBench(harness);
   }
 
   const text = table(result);

@@ -18,6 +18,7 @@ mod random;
 mod scheduled;
 mod storage;
 mod sync;
+mod webhooks;
 
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{

@@ -49,6 +49,14 @@ pub const DATA_WRITES: Limit = Limit {
     what: "uploads and readings",
 };
 
+/// Webhook deliveries, per source (a user's endpoint, or a provider): 600
+/// every 10 s, a brake on floods rather than on senders' bursts.
+pub const WEBHOOKS: Limit = Limit {
+    binding: "WEBHOOKS_LIMITER",
+    period_secs: 10,
+    what: "webhook deliveries to this endpoint",
+};
+
 /// Counts one request against `limit` for `key`; over it, a 429 with
 /// `Retry-After` (the window's length: the binding does not say when the
 /// window resets). A missing binding is a configuration fault, not a pass.

@@ -6,6 +6,7 @@
 // passed. The fake speaks Xero's documented shapes (tests/fakes/xero.mjs).
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { userClient } from './helpers/http.mjs';
@@ -21,10 +22,11 @@ let worker, xr, id;
 const api = userClient(() => worker, issuer);
 const T1 = '70784a63-d24b-46a9-a4db-0e70a274b056';
 const T2 = '3f1a0b7e-5c1d-4d0e-9a55-2b9c1d0e7f21';
+const WEBHOOK_KEY = 'xero-webhook-key-for-tests';
 
 before(async () => {
   xr = await xero({ clientId: 'xero-client', clientSecret: 'xero-secret' });
-  worker = await startWorker({ vars: workerVars(issuer, { ...xr.vars, XERO_TENANT_RATE_LIMITS: `${LIMIT.calls}/${LIMIT.seconds}` }) });
+  worker = await startWorker({ vars: workerVars(issuer, { ...xr.vars, XERO_TENANT_RATE_LIMITS: `${LIMIT.calls}/${LIMIT.seconds}`, XERO_WEBHOOK_KEY: WEBHOOK_KEY }) });
 });
 after(async () => {
   await worker?.stop();
@@ -206,4 +208,31 @@ test('a 429 with Retry-After is waited out without failing the run', async () =>
   assert.equal(run.attempts, 0, 'waiting as asked is not a failure');
   assert.equal(xr.control.rejected, rejected + 1);
   assert.ok(Date.now() - t0 >= 2000, 'it waited for Retry-After');
+});
+
+test('a signed Xero invoice event queues an incremental sync of that organisation\'s datasource, once', async () => {
+  const runsBefore = (await api(USER, 'GET', `/api/v1/datasources/${id}/sync-runs`)).body.pagination.total;
+  const body = JSON.stringify({
+    events: [{ resourceUrl: `https://api.xero.com/api.xro/2.0/Invoices/bills-3`, resourceId: 'bills-3', tenantId: T2, tenantType: 'ORGANISATION', eventCategory: 'INVOICE', eventType: 'UPDATE', eventDateUtc: new Date().toISOString().slice(0, 23) }],
+    firstEventSequence: 101, lastEventSequence: 101, entropy: 'QWERTYUIOPASDFGHJKLZ',
+  });
+  const signature = createHmac('sha256', WEBHOOK_KEY).update(body).digest('base64');
+  const send = () => worker.fetch('/api/v1/webhooks/xero', { method: 'POST', headers: { 'content-type': 'application/json', 'x-xero-signature': signature }, body });
+  const res = await send();
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), '', 'Xero expects an empty body');
+  const runs = (await api(USER, 'GET', `/api/v1/datasources/${id}/sync-runs`)).body;
+  assert.equal(runs.pagination.total, runsBefore + 1);
+  const run = runs.data[0];
+  assert.deepEqual([run.trigger, run.mode], ['webhook', 'incremental']);
+  assert.equal((await settle(run.id)).status, 'succeeded');
+  // Xero retries a delivery it did not see acknowledged: the same batch again is acknowledged, not run again.
+  assert.equal((await send()).status, 200);
+  assert.equal((await api(USER, 'GET', `/api/v1/datasources/${id}/sync-runs`)).body.pagination.total, runsBefore + 1);
+  const deliveries = (await api(USER, 'GET', `/api/v1/datasources/${id}/webhook-deliveries`)).body;
+  assert.equal(deliveries.data.length, 0, 'an app-wide delivery is not any one user\'s record');
+  // Signed with another key: 401, nothing queued.
+  const forged = await worker.fetch('/api/v1/webhooks/xero', { method: 'POST', headers: { 'content-type': 'application/json', 'x-xero-signature': createHmac('sha256', 'not-the-key').update(body).digest('base64') }, body });
+  assert.equal(forged.status, 401);
+  assert.equal((await api(USER, 'GET', `/api/v1/datasources/${id}/sync-runs`)).body.pagination.total, runsBefore + 1);
 });

@@ -180,6 +180,8 @@ impl ApiError {
             ApiError::TooManyRequests {
                 retry_after_secs, ..
             } => vec![("Retry-After", retry_after_secs.to_string())],
+            // A webhook sender signs; it has no token to send.
+            ApiError::Unauthorized(AuthError::Webhook(_)) => Vec::new(),
             ApiError::Unauthorized(reason) => {
                 let value = if reason.is_missing() {
                     r#"Bearer realm="api""#.to_owned()

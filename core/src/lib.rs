@@ -25,3 +25,4 @@ pub mod query;
 pub mod routes;
 pub mod sync;
 pub mod uploads;
+pub mod webhooks;

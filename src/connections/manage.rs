@@ -20,7 +20,7 @@ pub async fn check(ctx: &Ctx<'_>, rec: Record) -> Result<View, ApiError> {
             detail: "this datasource is disabled; enable it first".into(),
         });
     }
-    if matches!(rec.auth_type.as_str(), "file_upload" | "manual") {
+    if matches!(rec.auth_type.as_str(), "file_upload" | "manual" | "webhook") {
         return Err(ApiError::Conflict {
             detail: "this datasource's data is uploaded or typed in; there is no provider to check"
                 .into(),

@@ -66,4 +66,10 @@ impl<'a> Call<'a> {
         let actor = format!("user:{}", self.user()?.user_id);
         Ctx::new(self.env, self.request_id, actor, self.statements)
     }
+
+    /// Services acting for a sender no session names (a webhook, whose
+    /// signature is checked by the handler).
+    pub fn services_as(&self, actor: &str) -> Result<Ctx<'a>, ApiError> {
+        Ctx::new(self.env, self.request_id, actor.to_owned(), self.statements)
+    }
 }

@@ -12,3 +12,4 @@ pub mod oauth;
 pub mod openapi;
 pub mod sync;
 pub mod uploads;
+pub mod webhooks;

@@ -51,8 +51,7 @@ async fn target(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<(Record, Vec<&'static 
     Ok((rec, uploads::accepted_types(&entry.integration.data_types)))
 }
 
-/// Keeps the bytes in R2, stores the records as a run, answers 201 with it
-/// (or 200 with the earlier run when the same bytes were the last sent).
+/// Keeps the bytes in R2, stores the records as a run, answers 201 with it.
 async fn store(
     ctx: &Ctx<'_>,
     rec: &Record,
@@ -61,6 +60,19 @@ async fn store(
     sha: &str,
     records: &[ActivityRecord],
 ) -> Result<Reply, ApiError> {
+    run_reply(201, &keep(ctx, rec, trigger, bytes, sha, records).await?)
+}
+
+/// Keeps the bytes in R2 (by SHA-256), then stores the records as one run in
+/// one D1 batch (uploads, typed readings, pushed readings).
+pub async fn keep(
+    ctx: &Ctx<'_>,
+    rec: &Record,
+    trigger: &str,
+    bytes: &[u8],
+    sha: &str,
+    records: &[ActivityRecord],
+) -> Result<carbon_core::sync::run::Run, ApiError> {
     let bucket = ctx
         .env
         .bucket(RAW_BUCKET)
@@ -86,7 +98,7 @@ async fn store(
         emissions: &emissions,
         settings: &rec.settings,
     };
-    let run = ingest::ingest(
+    ingest::ingest(
         &store,
         &Ingest {
             run_id: &run_id,
@@ -98,8 +110,7 @@ async fn store(
         },
     )
     .await
-    .map_err(db_error)?;
-    run_reply(201, &run)
+    .map_err(db_error)
 }
 
 /// The earlier run, when these bytes (by SHA-256) were the last sent.

@@ -15,7 +15,7 @@ pub(super) const COLUMNS: &str = "id, user_id, integration_id, display_name, aut
 
 /// [`COLUMNS`] and what a view adds: the newest run and the data's coverage
 /// (each an index lookup).
-const VIEW_COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
+pub(super) const VIEW_COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
     sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
     last_synced_at, created_at, updated_at, provider_info, refresh_failures, next_sync_at, sync_state, \
     sync_retry_at, sync_failures, sync_failing_since, paused_reason, \

@@ -12,6 +12,7 @@ pub mod intensity;
 pub mod oauth_states;
 pub mod runs;
 pub mod sync;
+pub mod webhooks;
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -43,6 +43,8 @@ pub enum AuthError {
     UnauthorizedParty,
     /// The key set could not be fetched: our problem, not the caller's (503).
     KeysUnavailable(String),
+    /// A webhook delivery's signature did not verify (why, in words).
+    Webhook(&'static str),
 }
 
 impl AuthError {
@@ -77,6 +79,7 @@ impl std::fmt::Display for AuthError {
                 f.write_str("the session token was issued for an origin that is not authorised")
             }
             AuthError::KeysUnavailable(cause) => write!(f, "session keys unavailable: {cause}"),
+            AuthError::Webhook(why) => write!(f, "the delivery's signature does not verify: {why}"),
         }
     }
 }

@@ -86,9 +86,13 @@ string_enum!(
 );
 
 impl AuthType {
-    /// People send the data (files, typed readings): no provider to call.
+    /// People (or their own systems) send the data: files, typed readings,
+    /// signed webhook pushes. No provider to call.
     pub fn fed_by_people(self) -> bool {
-        matches!(self, AuthType::FileUpload | AuthType::Manual)
+        matches!(
+            self,
+            AuthType::FileUpload | AuthType::Manual | AuthType::Webhook
+        )
     }
 }
 

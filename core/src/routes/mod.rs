@@ -38,6 +38,13 @@ pub enum RouteId {
     OAuthAuthorize,
     OAuthComplete,
     OAuthCallback,
+    WebhookGeneric,
+    WebhookXero,
+    WebhookEndpointCreate,
+    WebhookEndpointList,
+    WebhookEndpointRotate,
+    WebhookEndpointDelete,
+    WebhookDeliveries,
 }
 
 /// Who may call a route.
@@ -166,6 +173,49 @@ pub const ROUTES: &[Route] = &[
         Access::User,
     ),
     route(
+        RouteId::WebhookEndpointCreate,
+        "POST",
+        "/api/v1/datasources/{id}/webhook-endpoints",
+        Access::User,
+    ),
+    route(
+        RouteId::WebhookEndpointList,
+        "GET",
+        "/api/v1/datasources/{id}/webhook-endpoints",
+        Access::User,
+    ),
+    route(
+        RouteId::WebhookEndpointRotate,
+        "POST",
+        "/api/v1/datasources/{id}/webhook-endpoints/{endpoint_id}/rotate",
+        Access::User,
+    ),
+    route(
+        RouteId::WebhookEndpointDelete,
+        "DELETE",
+        "/api/v1/datasources/{id}/webhook-endpoints/{endpoint_id}",
+        Access::User,
+    ),
+    route(
+        RouteId::WebhookDeliveries,
+        "GET",
+        "/api/v1/datasources/{id}/webhook-deliveries",
+        Access::User,
+    ),
+    // Signed by the sender, not a session: verified on the raw bytes.
+    route(
+        RouteId::WebhookGeneric,
+        "POST",
+        "/api/v1/webhooks/generic/{source}",
+        Access::Public,
+    ),
+    route(
+        RouteId::WebhookXero,
+        "POST",
+        "/api/v1/webhooks/xero",
+        Access::Public,
+    ),
+    route(
         RouteId::UploadTemplates,
         "GET",
         "/api/v1/uploads/templates",
@@ -225,10 +275,13 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
-/// What a path's body may be: files on the upload route, JSON elsewhere.
+/// What a path's body may be: files on the upload route, small JSON on
+/// webhooks, JSON elsewhere.
 pub fn body_policy(pattern: &str) -> crate::body::BodyPolicy {
     if pattern == "/api/v1/datasources/{id}/uploads" {
         crate::body::BodyPolicy::FILE
+    } else if pattern.starts_with("/api/v1/webhooks/") {
+        crate::body::BodyPolicy::WEBHOOK
     } else {
         crate::body::BodyPolicy::JSON
     }

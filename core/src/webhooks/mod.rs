@@ -1,0 +1,5 @@
+//! Inbound webhooks: signature schemes verified over raw bytes (sans-I/O),
+//! before anything is parsed or stored.
+
+pub mod standard;
+pub mod xero;

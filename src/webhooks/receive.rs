@@ -1,0 +1,234 @@
+//! The receivers: raw bytes (already read once, within the route's cap) ->
+//! signature verified in constant time -> parsed -> recorded once per
+//! delivery id -> ingested (or a sync queued). Refused deliveries store
+//! nothing but a count.
+
+use carbon_core::auth::AuthError;
+use carbon_core::datasources::timestamp;
+use carbon_core::error::ApiError;
+use carbon_core::sync::engine::sha256_hex;
+use carbon_core::sync::plan::{RunMode, Trigger};
+use carbon_core::uploads;
+use carbon_core::webhooks::{standard, xero};
+use serde_json::{json, Value};
+
+use crate::connections::{db_error, Ctx};
+use crate::handlers::uploads::keep;
+use crate::http::Reply;
+use crate::storage::datasources as rows;
+use crate::storage::webhooks::{self as store, Delivery};
+use crate::{limits, sync};
+
+/// The Standard Webhooks headers of a request.
+pub struct Signed {
+    pub id: Option<String>,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// A key no endpoint has: an unknown endpoint's delivery is checked
+/// against it, so it costs what a bad signature does.
+const DECOY: &str = "whsec_ZGVjb3ktZGVjb3ktZGVjb3ktZGVjb3ktZGVjb3k=";
+
+async fn refuse(ctx: &Ctx<'_>, source: &str, scope: &str, reason: &str) {
+    let day = timestamp(ctx.now())[..10].to_owned();
+    // Counting is best effort: a refusal is answered whatever happens here.
+    let _ = store::refused(&ctx.db, source, scope, reason, &day).await;
+}
+
+/// POST /api/v1/webhooks/generic/{source}: a user's own system pushing
+/// readings (the manual-entry shape), Standard Webhooks signed.
+pub async fn generic(
+    ctx: &Ctx<'_>,
+    env: &worker::Env,
+    source: &str,
+    h: &Signed,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    limits::take(env, limits::WEBHOOKS, &format!("generic/{source}")).await?;
+    let now = ctx.now();
+    let headers = standard::Headers {
+        id: h.id.as_deref(),
+        timestamp: h.timestamp.as_deref(),
+        signature: h.signature.as_deref(),
+    };
+    let Some(endpoint) = store::by_source(&ctx.db, source).await.map_err(db_error)? else {
+        let decoy = standard::Secret::parse(DECOY).expect("the decoy parses");
+        let _ = standard::verify(&headers, body, &[&decoy], now.timestamp());
+        refuse(ctx, "generic", "", "unknown_endpoint").await;
+        return Err(ApiError::not_found("no such webhook endpoint"));
+    };
+    let current = super::open(ctx, &endpoint, &endpoint.secret).await?;
+    let previous = match (&endpoint.previous_secret, &endpoint.previous_until) {
+        (Some(sealed), Some(until)) if until.as_str() > timestamp(now).as_str() => {
+            Some(super::open(ctx, &endpoint, sealed).await?)
+        }
+        _ => None,
+    };
+    let secrets: Vec<&standard::Secret> =
+        std::iter::once(&current).chain(previous.as_ref()).collect();
+    let delivery_id = match standard::verify(&headers, body, &secrets, now.timestamp()) {
+        Ok(id) => id,
+        Err(why) => {
+            refuse(ctx, "generic", &endpoint.id, &format!("{why:?}")).await;
+            return Err(ApiError::Unauthorized(AuthError::Webhook(why.as_str())));
+        }
+    };
+    // Verified: now, and only now, the bytes are read as JSON.
+    let rec = rows::get(&ctx.db, &endpoint.user_id, &endpoint.datasource_id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found("no such webhook endpoint"))?;
+    if rec.enabled == 0 {
+        return Err(ApiError::Conflict {
+            detail: "the endpoint's datasource is disabled: enable it to receive data".into(),
+        });
+    }
+    let readings = serde_json::from_slice::<Value>(body)
+        .map_err(|e| {
+            ApiError::bad_request(format!("the body is not JSON ({:?} error)", e.classify()))
+        })
+        .and_then(|value| {
+            let entry = carbon_core::catalog::catalog()
+                .get(&rec.integration_id)
+                .ok_or_else(|| ApiError::internal("a datasource's integration left the catalog"))?;
+            uploads::parse_readings(
+                &value,
+                &uploads::accepted_types(&entry.integration.data_types),
+                now,
+            )
+        });
+    let records = match readings {
+        Ok(r) => r,
+        Err(e) => {
+            refuse(ctx, "generic", &endpoint.id, "invalid_payload").await;
+            return Err(match e {
+                ApiError::BadRequest { detail, .. } => ApiError::unprocessable("body", detail),
+                other => other,
+            });
+        }
+    };
+    let sha = sha256_hex(body);
+    let at = timestamp(now);
+    let d = Delivery {
+        source: "generic",
+        scope: &endpoint.id,
+        delivery_id,
+        datasource_id: Some(&rec.id),
+        user_id: Some(&rec.user_id),
+        payload_sha256: &sha,
+        outcome: "processing",
+        now: &at,
+    };
+    if !store::claim(&ctx.db, &d).await.map_err(db_error)? {
+        return Reply::json(
+            200,
+            &json!({"delivery_id": delivery_id, "outcome": "duplicate"}),
+        );
+    }
+    match keep(ctx, &rec, "webhook", body, &sha, &records).await {
+        Ok(run) => {
+            store::settle(&ctx.db, &d, "ingested", None, Some(&run.id))
+                .await
+                .map_err(db_error)?;
+            Reply::json(
+                200,
+                &json!({"delivery_id": delivery_id, "outcome": "ingested", "run_id": run.id, "values": records.len()}),
+            )
+        }
+        Err(e) => {
+            // Not processed: the sender's retry will be.
+            let _ = store::release(&ctx.db, &d).await;
+            Err(e)
+        }
+    }
+}
+
+/// POST /api/v1/webhooks/xero: Xero's signed event batches. A good
+/// signature is 200 with an empty body, a bad one 401 (also empty), as
+/// Xero's intent-to-receive check requires; invoice events queue an
+/// incremental sync of the organisation's datasources.
+pub async fn xero(
+    ctx: &Ctx<'_>,
+    env: &worker::Env,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    limits::take(env, limits::WEBHOOKS, "xero").await?;
+    let Some(key) = crate::config::env_string(env, "XERO_WEBHOOK_KEY") else {
+        return Err(ApiError::ServiceUnavailable {
+            detail: "Xero webhooks are not configured (XERO_WEBHOOK_KEY)".into(),
+        });
+    };
+    if !xero::verify(&key, body, signature) {
+        refuse(ctx, "xero", "", "bad_signature").await;
+        return Ok(Reply::empty(401, Vec::new()));
+    }
+    let Ok(payload) = serde_json::from_slice::<xero::Payload>(body) else {
+        refuse(ctx, "xero", "", "invalid_payload").await;
+        return Err(ApiError::unprocessable(
+            "events",
+            "not a Xero webhook payload",
+        ));
+    };
+    if payload.events.is_empty() {
+        return Ok(Reply::empty(200, Vec::new()));
+    }
+    let sha = sha256_hex(body);
+    let at = timestamp(ctx.now());
+    let d = Delivery {
+        source: "xero",
+        scope: "",
+        delivery_id: &sha,
+        datasource_id: None,
+        user_id: None,
+        payload_sha256: &sha,
+        outcome: "processing",
+        now: &at,
+    };
+    if !store::claim(&ctx.db, &d).await.map_err(db_error)? {
+        return Ok(Reply::empty(200, Vec::new()));
+    }
+    let mut queued = Vec::new();
+    for tenant in payload.tenants_to_sync() {
+        for rec in store::xero_datasources(&ctx.db, tenant)
+            .await
+            .map_err(db_error)?
+        {
+            match sync::start(
+                ctx,
+                &rec,
+                Trigger::Webhook,
+                RunMode::Incremental,
+                None,
+                None,
+            )
+            .await
+            {
+                Ok(run) => queued.push(run.id),
+                // A run in progress reads the change too.
+                Err(ApiError::Conflict { .. }) => {}
+                Err(e) => {
+                    let _ = store::release(&ctx.db, &d).await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let detail = format!("{} sync run(s) queued", queued.len());
+    let outcome = if queued.is_empty() {
+        "acknowledged"
+    } else {
+        "sync_queued"
+    };
+    store::settle(
+        &ctx.db,
+        &d,
+        outcome,
+        Some(&detail),
+        queued.first().map(String::as_str),
+    )
+    .await
+    .map_err(db_error)?;
+    Ok(Reply::empty(200, Vec::new()))
+}
