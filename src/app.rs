@@ -183,6 +183,8 @@ async fn route_to(id: RouteId, call: &Call<'_>) -> Result<Reply, ApiError> {
         RouteId::ReadingsCreate => handlers::uploads::readings(call).await,
         RouteId::WebhookGeneric => handlers::webhooks::generic(call).await,
         RouteId::WebhookXero => handlers::webhooks::xero(call).await,
+        RouteId::WebhookOctopus => handlers::webhooks::supplier(call, "octopus-energy").await,
+        RouteId::WebhookBritishGas => handlers::webhooks::supplier(call, "british-gas").await,
         RouteId::WebhookEndpointCreate => handlers::webhooks::create(call).await,
         RouteId::WebhookEndpointList => handlers::webhooks::list(call).await,
         RouteId::WebhookEndpointRotate => handlers::webhooks::rotate(call).await,

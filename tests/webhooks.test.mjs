@@ -13,17 +13,35 @@ import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { d1 } from './helpers/d1.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
+import { octopus } from './fakes/keyed.mjs';
 
 const issuer = newIssuer();
 const XERO_KEY = 'test-webhook-key';
-let worker;
+const secretOf = (byte) => 'whsec_' + Buffer.alloc(32, byte).toString('base64');
+const BG_NEW = secretOf(1);
+const BG_OLD = secretOf(2);
+const OCTO_SECRET = secretOf(3);
+const OCTO_KEY = 'sk_live_Pu5hPu5hPu5hAbCdEf';
+const OCTO_MPAN = '1066554433221';
+let worker, octo;
 const api = userClient(() => worker, issuer);
 
 before(async () => {
-  worker = await startWorker({ vars: workerVars(issuer, { XERO_WEBHOOK_KEY: XERO_KEY }) });
+  octo = await octopus({ accounts: { 'A-P1P2P3P4': { key: OCTO_KEY, mpan: OCTO_MPAN } } });
+  const t = Date.now() - (Date.now() % 1800_000);
+  octo.series[`electricity:${OCTO_MPAN}`] = Array.from({ length: 96 }, (_, i) => [t - (96 - i) * 1800_000, 0.5]);
+  worker = await startWorker({
+    vars: workerVars(issuer, {
+      XERO_WEBHOOK_KEY: XERO_KEY,
+      BRITISH_GAS_WEBHOOK_SECRETS: `${BG_NEW},${BG_OLD}`,
+      OCTOPUS_ENERGY_WEBHOOK_SECRETS: OCTO_SECRET,
+      OCTOPUS_API_BASE: octo.url,
+    }),
+  });
 });
 after(async () => {
   await worker?.stop();
+  await octo?.close();
 });
 
 /** The `webhook-signature` of a delivery (Standard Webhooks, v1). */
@@ -200,4 +218,48 @@ test('Xero: intent-to-receive answers 200 empty for a good signature and 401 emp
   const unsigned = await worker.fetch('/api/v1/webhooks/xero', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   assert.equal(unsigned.status, 401);
   assert.equal(d1(worker, `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE source = 'xero'`)[0].n, 0, 'nothing stored for the handshake');
+});
+
+test('a supplier\'s push about a meter reaches every datasource naming it: readings ingested once, data_available syncs', async () => {
+  const MPAN = '1012345678901';
+  const created = await api('user_bg', 'POST', '/api/v1/datasources', { integration_id: 'british-gas', display_name: 'Office bills' });
+  assert.equal(created.status, 201);
+  const bg = created.body.id;
+  // The meter is known from an earlier bill.
+  const csv = `start,end,quantity,unit,reference\n2026-01-01,2026-01-31,1000,kWh,${MPAN}\n`;
+  const up = await worker.fetch(`/api/v1/datasources/${bg}/uploads?type=electricity`, { method: 'POST', headers: { authorization: `Bearer ${issuer.token('user_bg')}`, 'content-type': 'text/csv' }, body: csv });
+  assert.equal(up.status, 201);
+  const body = JSON.stringify({ event: 'readings', mpan: MPAN, readings: [{ type: 'electricity', start: '2026-02-01', end: '2026-02-28', quantity: 870.5, unit: 'kWh', reference: MPAN }] });
+  // Signed with the secret being rotated out: still valid.
+  const res = await deliver('/api/v1/webhooks/british-gas', { secret: BG_OLD, id: 'bg_evt_1', body });
+  assert.equal(res.status, 200, await res.clone().text());
+  const got = await res.json();
+  assert.deepEqual(got.datasources.map((d) => [d.datasource_id, d.outcome]), [[bg, 'ingested']]);
+  const again = await (await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_1', body })).json();
+  assert.deepEqual(again.datasources.map((d) => d.outcome), ['duplicate']);
+  const vals = (await api('user_bg', 'GET', `/api/v1/activity?datasource_id=${bg}&from=2026-01-01&to=2026-03-01`)).body.data;
+  assert.deepEqual(vals.map((v) => v.quantity).sort((a, b) => a - b), [870.5, 1000]);
+  assert.equal((await api('user_bg', 'GET', `/api/v1/datasources/${bg}/webhook-deliveries`)).body.data.length, 1);
+  // Another supplier's secret, a meter nobody has, a body that is not a push.
+  assert.equal((await deliver('/api/v1/webhooks/british-gas', { secret: OCTO_SECRET, id: 'bg_evt_2', body })).status, 401);
+  const nobody = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_3', body: JSON.stringify({ event: 'data_available', mpan: '1099999999999' }) });
+  assert.deepEqual([nobody.status, (await nobody.json()).datasources], [200, []]);
+  const invalid = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_4', body: JSON.stringify({ event: 'readings', mpan: MPAN }) });
+  assert.equal(invalid.status, 422);
+  assert.equal((await invalid.json()).errors[0].field, 'readings');
+
+  // Octopus: "new data" queues an incremental sync of the account's datasource.
+  const oc = await api('user_oc', 'POST', '/api/v1/datasources', { integration_id: 'octopus-energy', credentials: { api_key: OCTO_KEY, account_number: 'A-P1P2P3P4' } });
+  assert.equal(oc.status, 201, JSON.stringify(oc.body));
+  const push = await deliver('/api/v1/webhooks/octopus-energy', { secret: OCTO_SECRET, id: 'oc_evt_1', body: JSON.stringify({ event: 'data_available', mpan: OCTO_MPAN }) });
+  assert.equal(push.status, 200);
+  const [queued] = (await push.json()).datasources;
+  assert.equal(queued.outcome, 'sync_queued');
+  let run;
+  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    run = (await api('user_oc', 'GET', `/api/v1/datasources/${oc.body.id}/sync-runs/${queued.run_id}`)).body;
+    if (['succeeded', 'failed', 'partial'].includes(run.status)) break;
+  }
+  assert.deepEqual([run.status, run.trigger, run.mode], ['succeeded', 'webhook', 'incremental']);
+  assert.equal(run.inserted, 96);
 });

@@ -20,6 +20,17 @@ pub async fn generic(call: &Call<'_>) -> Result<Reply, ApiError> {
     receive::generic(&ctx, call.env, call.param("source"), &signed, call.body).await
 }
 
+/// POST /api/v1/webhooks/octopus-energy, /api/v1/webhooks/british-gas
+pub async fn supplier(call: &Call<'_>, integration: &str) -> Result<Reply, ApiError> {
+    let ctx = call.services_as(&format!("webhook:{integration}"))?;
+    let signed = receive::Signed {
+        id: call.header("webhook-id"),
+        timestamp: call.header("webhook-timestamp"),
+        signature: call.header("webhook-signature"),
+    };
+    receive::supplier(&ctx, call.env, integration, &signed, call.body).await
+}
+
 /// POST /api/v1/webhooks/xero
 pub async fn xero(call: &Call<'_>) -> Result<Reply, ApiError> {
     let ctx = call.services_as("webhook:xero")?;

@@ -275,3 +275,25 @@ pub async fn xero_datasources(
     .await?
     .results()
 }
+
+/// The live, enabled datasources of `integration` that name `meter`: in
+/// the provider's facts (a synced supplier's meter points) or as a series
+/// (a supplier whose data is uploaded, referenced by MPAN or MPRN).
+pub async fn meter_datasources(
+    db: &Db,
+    integration: &str,
+    meter: &str,
+) -> worker::Result<Vec<carbon_core::datasources::Record>> {
+    db.prepare(format!(
+        "SELECT {} FROM datasources WHERE integration_id = ?1 AND deleted_at IS NULL AND enabled = 1 \
+         AND (EXISTS (SELECT 1 FROM json_each(provider_info, '$.meter_points') m \
+           WHERE json_extract(m.value, '$.mpan') = ?2 OR json_extract(m.value, '$.mprn') = ?2) \
+         OR EXISTS (SELECT 1 FROM activity_streams st WHERE st.datasource_id = datasources.id AND st.source_ref = ?2)) \
+         ORDER BY created_at, id",
+        super::datasources::VIEW_COLUMNS
+    ))
+    .bind(&[text(integration), text(meter)])?
+    .all()
+    .await?
+    .results()
+}

@@ -40,6 +40,8 @@ pub enum RouteId {
     OAuthCallback,
     WebhookGeneric,
     WebhookXero,
+    WebhookOctopus,
+    WebhookBritishGas,
     WebhookEndpointCreate,
     WebhookEndpointList,
     WebhookEndpointRotate,
@@ -213,6 +215,18 @@ pub const ROUTES: &[Route] = &[
         RouteId::WebhookXero,
         "POST",
         "/api/v1/webhooks/xero",
+        Access::Public,
+    ),
+    route(
+        RouteId::WebhookOctopus,
+        "POST",
+        "/api/v1/webhooks/octopus-energy",
+        Access::Public,
+    ),
+    route(
+        RouteId::WebhookBritishGas,
+        "POST",
+        "/api/v1/webhooks/british-gas",
         Access::Public,
     ),
     route(

@@ -2,4 +2,5 @@
 //! before anything is parsed or stored.
 
 pub mod standard;
+pub mod supplier;
 pub mod xero;
