@@ -156,25 +156,30 @@ test('rotation: both secrets verify in the grace period, only the new one after 
   endpoint.secret = fresh;
 });
 
-test('a burst of deliveries, some repeated and some concurrent, is stored once per id and every reading ingested once', async () => {
+test('a burst of a few thousand deliveries to four endpoints, some repeated and some concurrent, is stored once per id and every reading ingested once', async () => {
+  // Three more endpoints on the datasource: each has its own rate limit.
+  const endpoints = [endpoint];
+  for (let i = 0; i < 3; i++) endpoints.push((await api('user_wh', 'POST', `/api/v1/datasources/${ds}/webhook-endpoints`)).body);
   const before = counts(ds);
-  const distinct = 600;
+  const distinct = 2000;
   const jobs = [];
   for (let i = 0; i < distinct; i++) {
-    const day = new Date(Date.UTC(2025, 0, 1) + i * 86400_000).toISOString().slice(0, 10);
-    const job = { id: `msg_burst_${i}`, body: JSON.stringify([reading(day, 1 + (i % 7), 'BURST')]) };
+    const at = new Date(Date.UTC(2024, 0, 1) + i * 1800_000).toISOString().replace('.000', '');
+    const end = new Date(Date.UTC(2024, 0, 1) + (i + 1) * 1800_000).toISOString().replace('.000', '');
+    const e = endpoints[i % endpoints.length];
+    const job = { e, id: `msg_burst_${i}`, body: JSON.stringify([{ type: 'electricity', start: at, end, quantity: 1 + (i % 7), unit: 'kWh', reference: 'BURST' }]) };
     jobs.push(job);
-    if (i % 5 === 0) jobs.push(job); // repeated (sent again, maybe at the same time)
+    if (i % 5 === 0) jobs.push(job); // sent again, maybe at the same time
     if (i % 11 === 0) jobs.push(job, job);
   }
   const statuses = {};
   let next = 0;
-  const workerLoop = async () => {
+  const sender = async () => {
     while (next < jobs.length) {
       const job = jobs[next++];
       for (;;) {
-        const res = await deliver(endpoint.url_path, { secret: endpoint.secret, ...job });
-        // Past the per-endpoint limit: wait as told, as a sender does.
+        const res = await deliver(job.e.url_path, { secret: job.e.secret, id: job.id, body: job.body });
+        // Past an endpoint's limit: wait as told, as a sender does.
         if (res.status === 429) {
           statuses.limited = (statuses.limited ?? 0) + 1;
           await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000));
@@ -186,7 +191,7 @@ test('a burst of deliveries, some repeated and some concurrent, is stored once p
       }
     }
   };
-  await Promise.all(Array.from({ length: 16 }, workerLoop));
+  await Promise.all(Array.from({ length: 16 }, sender));
   assert.equal(statuses.ingested, distinct, JSON.stringify(statuses));
   assert.equal(statuses.duplicate, jobs.length - distinct, JSON.stringify(statuses));
   const after = counts(ds);
@@ -194,7 +199,10 @@ test('a burst of deliveries, some repeated and some concurrent, is stored once p
   assert.equal(after.runs - before.runs, distinct, 'one run per distinct delivery');
   assert.equal(after.values_ - before.values_, distinct, 'every reading once');
   const [sum] = d1(worker, `SELECT SUM(quantity) AS kwh FROM activity_data WHERE datasource_id = '${ds}' AND source_ref = 'BURST'`);
-  assert.equal(sum.kwh, jobs.filter((j, i) => jobs.indexOf(j) === i).reduce((s, j) => s + JSON.parse(j.body)[0].quantity, 0));
+  let want = 0;
+  for (let i = 0; i < distinct; i++) want += 1 + (i % 7);
+  assert.equal(sum.kwh, want);
+  for (const e of endpoints.slice(1)) assert.equal((await api('user_wh', 'DELETE', `/api/v1/datasources/${ds}/webhook-endpoints/${e.id}`)).status, 204);
 });
 
 test('a deleted endpoint no longer receives', async () => {

@@ -36,11 +36,18 @@ pub struct Support {
 }
 
 impl Support {
-    /// Connects and syncs (no provider webhooks yet).
+    /// Connects and syncs.
     pub const SYNCS: Support = Support {
         connect: true,
         sync: true,
         webhooks: false,
+    };
+    /// Connects, syncs, and takes the provider's signed pushes
+    /// (`/api/v1/webhooks/...`).
+    pub const SYNCS_AND_PUSHES: Support = Support {
+        connect: true,
+        sync: true,
+        webhooks: true,
     };
 }
 

@@ -89,7 +89,7 @@ impl Provider for Octopus {
     }
 
     fn support(&self) -> super::Support {
-        super::Support::SYNCS
+        super::Support::SYNCS_AND_PUSHES
     }
 
     fn interpret_probe(&self, resp: &HttpResponse) -> Probe {

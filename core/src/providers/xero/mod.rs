@@ -111,7 +111,7 @@ impl Provider for Xero {
     }
 
     fn support(&self) -> super::Support {
-        super::Support::SYNCS
+        super::Support::SYNCS_AND_PUSHES
     }
 
     fn app_limits(&self, settings: &dyn Settings) -> Vec<Limit> {
