@@ -185,6 +185,12 @@ test('a burst of a few thousand deliveries to four endpoints, some repeated and 
           await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000));
           continue;
         }
+        // The same id is being processed by a concurrent attempt: retry.
+        if (res.status === 409) {
+          statuses.in_flight = (statuses.in_flight ?? 0) + 1;
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
         const outcome = res.status === 200 ? (await res.json()).outcome : res.status;
         statuses[outcome] = (statuses[outcome] ?? 0) + 1;
         break;
@@ -203,6 +209,19 @@ test('a burst of a few thousand deliveries to four endpoints, some repeated and 
   for (let i = 0; i < distinct; i++) want += 1 + (i % 7);
   assert.equal(sum.kwh, want);
   for (const e of endpoints.slice(1)) assert.equal((await api('user_wh', 'DELETE', `/api/v1/datasources/${ds}/webhook-endpoints/${e.id}`)).status, 204);
+});
+
+test('a delivery another attempt is processing is a 409; one whose attempt died is taken over after the lease', async () => {
+  const body = JSON.stringify([reading('2026-06-01', 3)]);
+  const row = (id, at) => d1(worker, `INSERT INTO webhook_deliveries (source, scope, delivery_id, datasource_id, user_id, received_at, payload_sha256, outcome) VALUES ('generic', '${endpoint.id}', '${id}', '${ds}', 'user_wh', '${at}', 'x', 'processing')`);
+  row('msg_inflight', new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+  const busy = await deliver(endpoint.url_path, { secret: endpoint.secret, id: 'msg_inflight', body });
+  assert.equal(busy.status, 409);
+  row('msg_abandoned', new Date(Date.now() - 120_000).toISOString().replace(/\.\d+Z$/, 'Z'));
+  const taken = await deliver(endpoint.url_path, { secret: endpoint.secret, id: 'msg_abandoned', body });
+  assert.equal(taken.status, 200);
+  assert.equal((await taken.json()).outcome, 'ingested');
+  assert.equal(d1(worker, `SELECT outcome FROM webhook_deliveries WHERE delivery_id = 'msg_abandoned'`)[0].outcome, 'ingested');
 });
 
 test('a deleted endpoint no longer receives', async () => {
@@ -233,11 +252,16 @@ test('a supplier\'s push about a meter reaches every datasource naming it: readi
   const created = await api('user_bg', 'POST', '/api/v1/datasources', { integration_id: 'british-gas', display_name: 'Office bills' });
   assert.equal(created.status, 201);
   const bg = created.body.id;
-  // The meter is known from an earlier bill.
+  // An earlier bill names the meter: that alone routes nothing (anyone can
+  // type anyone's MPAN); a push reaches this datasource by naming it, as the
+  // customer told the supplier.
   const csv = `start,end,quantity,unit,reference\n2026-01-01,2026-01-31,1000,kWh,${MPAN}\n`;
   const up = await worker.fetch(`/api/v1/datasources/${bg}/uploads?type=electricity`, { method: 'POST', headers: { authorization: `Bearer ${issuer.token('user_bg')}`, 'content-type': 'text/csv' }, body: csv });
   assert.equal(up.status, 201);
-  const body = JSON.stringify({ event: 'readings', mpan: MPAN, readings: [{ type: 'electricity', start: '2026-02-01', end: '2026-02-28', quantity: 870.5, unit: 'kWh', reference: MPAN }] });
+  const readings = [{ type: 'electricity', start: '2026-02-01', end: '2026-02-28', quantity: 870.5, unit: 'kWh', reference: MPAN }];
+  const byMeter = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_0', body: JSON.stringify({ event: 'readings', mpan: MPAN, readings }) });
+  assert.deepEqual([byMeter.status, (await byMeter.json()).datasources], [200, []], 'an uploaded reference does not route');
+  const body = JSON.stringify({ event: 'readings', mpan: MPAN, datasource_id: bg, readings });
   // Signed with the secret being rotated out: still valid.
   const res = await deliver('/api/v1/webhooks/british-gas', { secret: BG_OLD, id: 'bg_evt_1', body });
   assert.equal(res.status, 200, await res.clone().text());
@@ -252,9 +276,13 @@ test('a supplier\'s push about a meter reaches every datasource naming it: readi
   assert.equal((await deliver('/api/v1/webhooks/british-gas', { secret: OCTO_SECRET, id: 'bg_evt_2', body })).status, 401);
   const nobody = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_3', body: JSON.stringify({ event: 'data_available', mpan: '1099999999999' }) });
   assert.deepEqual([nobody.status, (await nobody.json()).datasources], [200, []]);
-  const invalid = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_4', body: JSON.stringify({ event: 'readings', mpan: MPAN }) });
+  const invalid = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_4', body: JSON.stringify({ event: 'readings', mpan: MPAN, datasource_id: bg }) });
   assert.equal(invalid.status, 422);
   assert.equal((await invalid.json()).errors[0].field, 'readings');
+  // Readings that do not validate: 422 before anything is recorded.
+  const badReadings = await deliver('/api/v1/webhooks/british-gas', { secret: BG_NEW, id: 'bg_evt_5', body: JSON.stringify({ event: 'readings', mpan: MPAN, datasource_id: bg, readings: [{ type: 'electricity', quantity: -3 }] }) });
+  assert.equal(badReadings.status, 422);
+  assert.equal(d1(worker, `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE delivery_id IN ('bg_evt_4', 'bg_evt_5')`)[0].n, 0);
 
   // Octopus: "new data" queues an incremental sync of the account's datasource.
   const oc = await api('user_oc', 'POST', '/api/v1/datasources', { integration_id: 'octopus-energy', credentials: { api_key: OCTO_KEY, account_number: 'A-P1P2P3P4' } });

@@ -154,9 +154,26 @@ pub struct Delivery<'a> {
     pub now: &'a str,
 }
 
-/// Records a delivery the first time its id is seen; false for a repeat.
-pub async fn claim(db: &Db, d: &Delivery<'_>) -> worker::Result<bool> {
-    let result = db
+/// What claiming a delivery id found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First seen (or a claim abandoned past its lease, taken over): process it.
+    Claimed,
+    /// Processed already: acknowledge, do nothing.
+    Done,
+    /// Another attempt is processing it now: the sender should retry later.
+    InFlight,
+}
+
+/// How long a claim in `processing` holds before a retry may take it over
+/// (an attempt that died between its claim and its outcome).
+pub const CLAIM_LEASE_SECS: i64 = 60;
+
+/// Claims a delivery id, in one round trip: inserted if new; taken over if
+/// its earlier claim was abandoned (still `processing` past the lease);
+/// else reported done or in flight.
+pub async fn claim(db: &Db, d: &Delivery<'_>, stale_before: &str) -> worker::Result<Claim> {
+    let insert = db
         .prepare(
             "INSERT INTO webhook_deliveries (source, scope, delivery_id, datasource_id, user_id, received_at, \
              payload_sha256, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
@@ -171,10 +188,36 @@ pub async fn claim(db: &Db, d: &Delivery<'_>) -> worker::Result<bool> {
             text(d.now),
             text(d.payload_sha256),
             text(d.outcome),
-        ])?
-        .run()
-        .await?;
-    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
+        ])?;
+    let take_over = db
+        .prepare(
+            "UPDATE webhook_deliveries SET received_at = ?4, payload_sha256 = ?5 \
+             WHERE source = ?1 AND scope = ?2 AND delivery_id = ?3 AND outcome = 'processing' AND received_at < ?6",
+        )
+        .bind(&[
+            text(d.source),
+            text(d.scope),
+            text(d.delivery_id),
+            text(d.now),
+            text(d.payload_sha256),
+            text(stale_before),
+        ])?;
+    let state = db
+        .prepare("SELECT outcome FROM webhook_deliveries WHERE source = ?1 AND scope = ?2 AND delivery_id = ?3")
+        .bind(&[text(d.source), text(d.scope), text(d.delivery_id)])?;
+    let results = db.batch(vec![insert, take_over, state]).await?;
+    if changes(&results[0]) == 1 || changes(&results[1]) == 1 {
+        return Ok(Claim::Claimed);
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        outcome: String,
+    }
+    let rows: Vec<Row> = results[2].results()?;
+    Ok(match rows.first().map(|r| r.outcome.as_str()) {
+        Some("processing") => Claim::InFlight,
+        _ => Claim::Done,
+    })
 }
 
 /// What became of a claimed delivery.
@@ -276,23 +319,31 @@ pub async fn xero_datasources(
     .results()
 }
 
-/// The live, enabled datasources of `integration` that name `meter`: in
-/// the provider's facts (a synced supplier's meter points) or as a series
-/// (a supplier whose data is uploaded, referenced by MPAN or MPRN).
+/// The live, enabled datasources of `integration` a push reaches: the one
+/// it names (the customer gave the supplier its id), else those whose
+/// provider-verified meter points include `meter`. A meter a user merely
+/// typed or uploaded never routes: anyone could claim anyone's MPAN.
 pub async fn meter_datasources(
     db: &Db,
     integration: &str,
     meter: &str,
+    datasource_id: Option<&str>,
 ) -> worker::Result<Vec<carbon_core::datasources::Record>> {
+    let verified = "EXISTS (SELECT 1 FROM json_each(provider_info, '$.meter_points') m \
+           WHERE json_extract(m.value, '$.mpan') = ?2 OR json_extract(m.value, '$.mprn') = ?2)";
+    let (filter, params) = match datasource_id {
+        Some(id) => (
+            "id = ?3".to_owned(),
+            vec![text(integration), text(meter), text(id)],
+        ),
+        None => (verified.to_owned(), vec![text(integration), text(meter)]),
+    };
     db.prepare(format!(
         "SELECT {} FROM datasources WHERE integration_id = ?1 AND deleted_at IS NULL AND enabled = 1 \
-         AND (EXISTS (SELECT 1 FROM json_each(provider_info, '$.meter_points') m \
-           WHERE json_extract(m.value, '$.mpan') = ?2 OR json_extract(m.value, '$.mprn') = ?2) \
-         OR EXISTS (SELECT 1 FROM activity_streams st WHERE st.datasource_id = datasources.id AND st.source_ref = ?2)) \
-         ORDER BY created_at, id",
+         AND {filter} AND ?2 IS NOT NULL ORDER BY created_at, id",
         super::datasources::VIEW_COLUMNS
     ))
-    .bind(&[text(integration), text(meter)])?
+    .bind(&params)?
     .all()
     .await?
     .results()

@@ -16,7 +16,7 @@ use crate::connections::{db_error, Ctx};
 use crate::handlers::uploads::keep;
 use crate::http::Reply;
 use crate::storage::datasources as rows;
-use crate::storage::webhooks::{self as store, Delivery};
+use crate::storage::webhooks::{self as store, Claim, Delivery};
 use crate::{limits, sync};
 
 /// The Standard Webhooks headers of a request.
@@ -29,6 +29,21 @@ pub struct Signed {
 /// A key no endpoint has: an unknown endpoint's delivery is checked
 /// against it, so it costs what a bad signature does.
 const DECOY: &str = "whsec_ZGVjb3ktZGVjb3ktZGVjb3ktZGVjb3ktZGVjb3k=";
+
+/// Claims a delivery for processing: `None` to process it, `Some(Done)`
+/// when it was processed already (acknowledge); in flight elsewhere, a 409
+/// so the sender retries.
+async fn claim(ctx: &Ctx<'_>, d: &Delivery<'_>) -> Result<Option<Claim>, ApiError> {
+    let stale = timestamp(ctx.now() - chrono::Duration::seconds(store::CLAIM_LEASE_SECS));
+    match store::claim(&ctx.db, d, &stale).await.map_err(db_error)? {
+        Claim::Claimed => Ok(None),
+        Claim::Done => Ok(Some(Claim::Done)),
+        Claim::InFlight => Err(ApiError::Conflict {
+            detail: "this delivery is being processed by another attempt; retry in a few seconds"
+                .into(),
+        }),
+    }
+}
 
 async fn refuse(ctx: &Ctx<'_>, source: &str, scope: &str, reason: &str) {
     let day = timestamp(ctx.now())[..10].to_owned();
@@ -123,7 +138,7 @@ pub async fn generic(
         outcome: "processing",
         now: &at,
     };
-    if !store::claim(&ctx.db, &d).await.map_err(db_error)? {
+    if claim(ctx, &d).await?.is_some() {
         return Reply::json(
             200,
             &json!({"delivery_id": delivery_id, "outcome": "duplicate"}),
@@ -179,25 +194,31 @@ pub async fn xero(
     }
     let sha = sha256_hex(body);
     let at = timestamp(ctx.now());
-    let d = Delivery {
-        source: "xero",
-        scope: "",
-        delivery_id: &sha,
-        datasource_id: None,
-        user_id: None,
-        payload_sha256: &sha,
-        outcome: "processing",
-        now: &at,
-    };
-    if !store::claim(&ctx.db, &d).await.map_err(db_error)? {
-        return Ok(Reply::empty(200, Vec::new()));
-    }
-    let mut queued = Vec::new();
+    // Claimed per organisation: a retry after a partial failure redoes only
+    // the organisations not done.
     for tenant in payload.tenants_to_sync() {
-        for rec in store::xero_datasources(&ctx.db, tenant)
-            .await
-            .map_err(db_error)?
-        {
+        let d = Delivery {
+            source: "xero",
+            scope: tenant,
+            delivery_id: &sha,
+            datasource_id: None,
+            user_id: None,
+            payload_sha256: &sha,
+            outcome: "processing",
+            now: &at,
+        };
+        if claim(ctx, &d).await?.is_some() {
+            continue;
+        }
+        let datasources = match store::xero_datasources(&ctx.db, tenant).await {
+            Ok(list) => list,
+            Err(e) => {
+                let _ = store::release(&ctx.db, &d).await;
+                return Err(db_error(e));
+            }
+        };
+        let mut queued = Vec::new();
+        for rec in datasources {
             match sync::start(
                 ctx,
                 &rec,
@@ -217,22 +238,22 @@ pub async fn xero(
                 }
             }
         }
+        let detail = format!("{} sync run(s) queued", queued.len());
+        let outcome = if queued.is_empty() {
+            "acknowledged"
+        } else {
+            "sync_queued"
+        };
+        store::settle(
+            &ctx.db,
+            &d,
+            outcome,
+            Some(&detail),
+            queued.first().map(String::as_str),
+        )
+        .await
+        .map_err(db_error)?;
     }
-    let detail = format!("{} sync run(s) queued", queued.len());
-    let outcome = if queued.is_empty() {
-        "acknowledged"
-    } else {
-        "sync_queued"
-    };
-    store::settle(
-        &ctx.db,
-        &d,
-        outcome,
-        Some(&detail),
-        queued.first().map(String::as_str),
-    )
-    .await
-    .map_err(db_error)?;
     Ok(Reply::empty(200, Vec::new()))
 }
 
@@ -298,15 +319,37 @@ pub async fn supplier(
             return Err(e);
         }
     };
-    let targets = store::meter_datasources(&ctx.db, integration, &push.meter)
-        .await
-        .map_err(db_error)?;
+    // Readings are checked once, before anything is recorded: a bad push is
+    // a 422 that stores nothing, whoever it would have reached.
+    let records = match &push.event {
+        supplier::Event::Readings(value) => {
+            let entry = carbon_core::catalog::catalog()
+                .get(integration)
+                .ok_or_else(|| ApiError::internal("a supplier left the catalog"))?;
+            let accepted = uploads::accepted_types(&entry.integration.data_types);
+            match uploads::parse_readings(value, &accepted, now) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    refuse(ctx, integration, "", "invalid_payload").await;
+                    return Err(e);
+                }
+            }
+        }
+        supplier::Event::DataAvailable => None,
+    };
+    let targets = store::meter_datasources(
+        &ctx.db,
+        integration,
+        &push.meter,
+        push.datasource_id.as_deref(),
+    )
+    .await
+    .map_err(db_error)?;
     let sha = sha256_hex(body);
     let at = timestamp(now);
     let mut outcomes = Vec::new();
     if targets.is_empty() {
-        // Accepted, for no datasource (yet): recorded, so a user connecting
-        // the meter later can be told a push arrived.
+        // Accepted, for no datasource: recorded (once), nothing else.
         let d = Delivery {
             source: integration,
             scope: "",
@@ -317,7 +360,7 @@ pub async fn supplier(
             outcome: "no_datasource",
             now: &at,
         };
-        store::claim(&ctx.db, &d).await.map_err(db_error)?;
+        store::claim(&ctx.db, &d, &at).await.map_err(db_error)?;
     }
     for rec in &targets {
         let d = Delivery {
@@ -330,28 +373,16 @@ pub async fn supplier(
             outcome: "processing",
             now: &at,
         };
-        if !store::claim(&ctx.db, &d).await.map_err(db_error)? {
+        if claim(ctx, &d).await?.is_some() {
             outcomes.push(json!({"datasource_id": rec.id, "outcome": "duplicate"}));
             continue;
         }
-        let result = match &push.event {
-            supplier::Event::Readings(value) => {
-                let entry = carbon_core::catalog::catalog()
-                    .get(&rec.integration_id)
-                    .ok_or_else(|| {
-                        ApiError::internal("a datasource's integration left the catalog")
-                    })?;
-                let accepted = uploads::accepted_types(&entry.integration.data_types);
-                match uploads::parse_readings(value, &accepted, now) {
-                    Ok(records) => keep(ctx, rec, "webhook", body, &sha, &records)
-                        .await
-                        .map(|run| ("ingested", Some(run.id))),
-                    Err(e) => Err(e),
-                }
-            }
-            supplier::Event::DataAvailable
-                if carbon_core::providers::support(&rec.integration_id).sync
-                    && rec.status == "active" =>
+        let result = match &records {
+            Some(records) => keep(ctx, rec, "webhook", body, &sha, records)
+                .await
+                .map(|run| ("ingested", Some(run.id))),
+            None if carbon_core::providers::support(&rec.integration_id).sync
+                && rec.status == "active" =>
             {
                 match sync::start(ctx, rec, Trigger::Webhook, RunMode::Incremental, None, None)
                     .await
@@ -361,7 +392,7 @@ pub async fn supplier(
                     Err(e) => Err(e),
                 }
             }
-            supplier::Event::DataAvailable => Ok(("acknowledged", None)),
+            None => Ok(("acknowledged", None)),
         };
         match result {
             Ok((outcome, run_id)) => {
@@ -372,10 +403,9 @@ pub async fn supplier(
                     .push(json!({"datasource_id": rec.id, "outcome": outcome, "run_id": run_id}));
             }
             Err(e) => {
+                // Not processed: the sender's retry will be (or, should this
+                // release fail, a retry once the claim's lease has passed).
                 let _ = store::release(&ctx.db, &d).await;
-                if matches!(e, ApiError::Unprocessable { .. }) {
-                    refuse(ctx, integration, "", "invalid_payload").await;
-                }
                 return Err(e);
             }
         }

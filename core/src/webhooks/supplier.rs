@@ -1,9 +1,11 @@
 //! Energy suppliers' pushes (`/api/v1/webhooks/{supplier}`), Standard
 //! Webhooks signed with the supplier's secret. The body names the meter it
-//! is about and either carries readings (the manual-entry shape) or says new
-//! data is ready to be synced:
-//! `{"event": "readings", "mpan": "1012345678901", "readings": [...]}` or
-//! `{"event": "data_available", "mprn": "1234567890"}`.
+//! is about (and, where the customer gave the supplier one, the datasource)
+//! and either carries readings (the manual-entry shape) or says new data is
+//! ready to be synced:
+//! `{"event": "readings", "mpan": "1012345678901", "datasource_id":
+//! "ds_...", "readings": [...]}` or `{"event": "data_available", "mprn":
+//! "1234567890"}`.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +25,8 @@ pub enum Event {
 pub struct Push {
     /// The meter point: an MPAN (electricity) or MPRN (gas).
     pub meter: String,
+    /// The datasource the customer gave the supplier, where it names one.
+    pub datasource_id: Option<String>,
     pub event: Event,
 }
 
@@ -30,6 +34,7 @@ pub struct Push {
 #[serde(deny_unknown_fields)]
 struct Body {
     event: String,
+    datasource_id: Option<String>,
     mpan: Option<String>,
     mprn: Option<String>,
     readings: Option<Value>,
@@ -91,7 +96,11 @@ pub fn parse(bytes: &[u8]) -> Result<Push, ApiError> {
         }
     };
     match (meter, event) {
-        (Some(meter), Some(event)) if errors.is_empty() => Ok(Push { meter, event }),
+        (Some(meter), Some(event)) if errors.is_empty() => Ok(Push {
+            meter,
+            datasource_id: body.datasource_id,
+            event,
+        }),
         _ => Err(ApiError::Unprocessable { errors }),
     }
 }
