@@ -154,6 +154,29 @@ pub struct Delivery<'a> {
     pub now: &'a str,
 }
 
+impl<'a> Delivery<'a> {
+    /// A delivery for one datasource, being processed.
+    pub fn for_datasource(
+        source: &'a str,
+        scope: &'a str,
+        delivery_id: &'a str,
+        rec: &'a carbon_core::datasources::Record,
+        payload_sha256: &'a str,
+        now: &'a str,
+    ) -> Self {
+        Delivery {
+            source,
+            scope,
+            delivery_id,
+            datasource_id: Some(&rec.id),
+            user_id: Some(&rec.user_id),
+            payload_sha256,
+            outcome: "processing",
+            now,
+        }
+    }
+}
+
 /// What claiming a delivery id found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
