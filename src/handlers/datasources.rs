@@ -12,7 +12,7 @@ use crate::http::Reply;
 use crate::limits;
 use crate::storage::{audit, datasources as rows};
 
-async fn owned(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<Record, ApiError> {
+pub(super) async fn owned(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<Record, ApiError> {
     let id = call.param("id");
     rows::get(&ctx.db, &call.user()?.user_id, id)
         .await

@@ -4,30 +4,31 @@ use carbon_core::error::ApiError;
 use serde::Serialize;
 
 use super::call::Call;
-use crate::connections::{db_error, not_found, Ctx};
+use crate::connections::{db_error, Ctx};
 use crate::http::Reply;
-use crate::storage::{datasources as rows, webhooks as store};
+use crate::storage::webhooks as store;
 use crate::webhooks::{self, receive};
+
+/// A request's Standard Webhooks headers.
+fn signed(call: &Call<'_>) -> receive::Signed {
+    receive::Signed {
+        id: call.header("webhook-id"),
+        timestamp: call.header("webhook-timestamp"),
+        signature: call.header("webhook-signature"),
+    }
+}
 
 /// POST /api/v1/webhooks/generic/{source}
 pub async fn generic(call: &Call<'_>) -> Result<Reply, ApiError> {
     let ctx = call.services_as("webhook:generic")?;
-    let signed = receive::Signed {
-        id: call.header("webhook-id"),
-        timestamp: call.header("webhook-timestamp"),
-        signature: call.header("webhook-signature"),
-    };
+    let signed = signed(call);
     receive::generic(&ctx, call.env, call.param("source"), &signed, call.body).await
 }
 
 /// POST /api/v1/webhooks/octopus-energy, /api/v1/webhooks/british-gas
 pub async fn supplier(call: &Call<'_>, integration: &str) -> Result<Reply, ApiError> {
     let ctx = call.services_as(&format!("webhook:{integration}"))?;
-    let signed = receive::Signed {
-        id: call.header("webhook-id"),
-        timestamp: call.header("webhook-timestamp"),
-        signature: call.header("webhook-signature"),
-    };
+    let signed = signed(call);
     receive::supplier(&ctx, call.env, integration, &signed, call.body).await
 }
 
@@ -43,11 +44,7 @@ async fn datasource(
     ctx: &Ctx<'_>,
     call: &Call<'_>,
 ) -> Result<carbon_core::datasources::Record, ApiError> {
-    let id = call.param("id");
-    let rec = rows::get(&ctx.db, &call.user()?.user_id, id)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| not_found(id))?;
+    let rec = super::datasources::owned(ctx, call).await?;
     let pushed = carbon_core::catalog::catalog()
         .get(&rec.integration_id)
         .is_some_and(|e| e.integration.auth_type.fed_by_people());
@@ -117,13 +114,8 @@ pub async fn delete(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// GET /api/v1/datasources/{id}/webhook-deliveries
 pub async fn deliveries(call: &Call<'_>) -> Result<Reply, ApiError> {
     let ctx = call.services()?;
-    let user = &call.user()?.user_id;
-    let id = call.param("id");
-    rows::get(&ctx.db, user, id)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| not_found(id))?;
-    let data = store::deliveries(&ctx.db, user, id, 100)
+    let rec = super::datasources::owned(&ctx, call).await?;
+    let data = store::deliveries(&ctx.db, &rec.user_id, &rec.id, 100)
         .await
         .map_err(db_error)?;
     Reply::json(200, &List { data })

@@ -28,7 +28,7 @@ const RESTATED: &str = "(emission_lines.kgco2e IS NOT excluded.kgco2e AND \
 
 /// The factor rows as bound (`carbon_core::emissions::rows`), with the
 /// regional rows when a line may take the regional intensity.
-pub fn rows_json(kinds: &BTreeSet<Kind>, settings: &Settings) -> String {
+fn rows_json(kinds: &BTreeSet<Kind>, settings: &Settings) -> String {
     let mut rows = rows::factor_rows(kinds, settings);
     if let (Some(list), Value::Array(regional)) = (rows.as_array_mut(), rows::regional_rows()) {
         if list.iter().any(|r| r["rg"].as_u64().unwrap_or(0) > 0) {
@@ -97,24 +97,28 @@ fn lines_sql(days: &str) -> String {
     )
 }
 
-/// Two statements for a chunk (`records` the chunk's JSON as the activity
-/// upsert binds it, `rows` from [`rows_json`]), after its upsert in the
-/// same batch: its (series, UTC day)s recomputed whole.
+/// The statements for a chunk (`records` its JSON as the activity upsert
+/// binds it; `settings` the datasource's, parsed and as stored), after its
+/// upsert in the same batch: its (series, UTC day)s recomputed whole, and
+/// the lines marked stale if the settings changed since they were read.
 pub fn chunk_statements(
     db: &Db,
+    chunk: &[carbon_core::sync::ActivityRecord],
     records: &str,
     datasource_id: &str,
-    rows: &str,
+    settings: (&Settings, &str),
     now: &str,
 ) -> worker::Result<Vec<D1PreparedStatement>> {
-    let params = [text(records), text(datasource_id), text(rows), text(now)];
-    let factors = db.prepare(factors_sql()).bind(&[text(rows)])?;
+    let rows = rows_json(&rows::kinds(chunk), settings.0);
+    let params = [text(records), text(datasource_id), text(&rows), text(now)];
+    let factors = db.prepare(factors_sql()).bind(&[text(&rows)])?;
     let days = format!(
         "SELECT DISTINCT st.id AS stream, st.activity_type AS t, st.unit AS u, st.detail AS d, \
          CAST(st.region AS INTEGER) AS region, j.a - (j.a % 86400) AS day FROM {JOINED}"
     );
     let lines = db.prepare(lines_sql(&days)).bind(&params)?;
-    Ok(vec![factors, lines])
+    let guard = stale_if_settings_moved(db, datasource_id, settings.1)?;
+    Ok(vec![factors, lines, guard])
 }
 
 /// A chunk that gives a series a region it did not have (or another) marks
@@ -137,7 +141,7 @@ pub fn region_moved(
 
 /// Lines written under `settings` (as read before the write) are stale if
 /// the datasource's settings changed since: the cron recomputes them.
-pub fn stale_if_settings_moved(
+fn stale_if_settings_moved(
     db: &Db,
     datasource_id: &str,
     settings: &str,

@@ -166,23 +166,15 @@ impl D1SyncStore<'_> {
                 text(page.raw_sha256),
                 text(now),
             ])?;
-        let rows = super::emissions::rows_json(
-            &carbon_core::emissions::rows::kinds(chunk),
-            self.emissions,
-        );
         let moved = super::emissions::region_moved(self.db, &json, self.datasource_id)?;
         let mut all = vec![moved, streams, tariffs, run, upsert];
         all.extend(super::emissions::chunk_statements(
             self.db,
+            chunk,
             &json,
             self.datasource_id,
-            &rows,
+            (self.emissions, self.settings),
             now,
-        )?);
-        all.push(super::emissions::stale_if_settings_moved(
-            self.db,
-            self.datasource_id,
-            self.settings,
         )?);
         Ok(all)
     }
