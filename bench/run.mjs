@@ -20,11 +20,12 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setup } from '../scripts/setup.mjs';
+import { buildFloor } from '../scripts/build.mjs';
 import { BIN, ROOT, log, projectEnv, run } from '../scripts/lib/toolchain.mjs';
 import { signSessionToken } from '../scripts/lib/jwt.mjs';
 import { freePort } from '../tests/helpers/worker.mjs';
@@ -81,29 +82,44 @@ async function startServer(config) {
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  const health = `http://127.0.0.1:${config.appPort}/api/v1/health`;
   const deadline = Date.now() + 60_000;
-  for (;;) {
+  // Miniflare says READY once workerd listens with the Worker loaded; the
+  // first request is timed from then, so it is the Worker's own first
+  // request (instantiation, lazy set-up), not the wait for the socket.
+  while (!out.includes('READY\n')) {
     if (child.exitCode !== null) throw new Error(`bench server exited: ${out}`);
-    const t0 = process.hrtime.bigint();
-    try {
-      const res = await fetch(health);
-      await res.text();
-      if (res.status === 200) {
-        const now = process.hrtime.bigint();
-        return {
-          child,
-          output: () => out,
-          startupMs: Number(now - started) / 1e6,
-          firstRequestMs: Number(now - t0) / 1e6,
-        };
-      }
-    } catch {
-      // not listening yet
-    }
     if (Date.now() > deadline) throw new Error('bench server did not start');
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
+  const health = `http://127.0.0.1:${config.appPort}/api/v1/health`;
+  const t0 = process.hrtime.bigint();
+  const res = await fetch(health);
+  await res.text();
+  const now = process.hrtime.bigint();
+  if (res.status !== 200) throw new Error(`first request answered ${res.status}`);
+  return {
+    child,
+    output: () => out,
+    startupMs: Number(now - started) / 1e6,
+    firstRequestMs: Number(now - t0) / 1e6,
+  };
+}
+
+/** The workerd process serving for a bench server (Miniflare's child). */
+function workerdPid(server) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (ppid === server.child.pid && name.startsWith('workerd')) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
 }
 
 async function stopServer(server) {
@@ -111,9 +127,10 @@ async function stopServer(server) {
   await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
 }
 
-function load(url, headers = []) {
+function load(url, headers = [], cpuPid = null) {
   const args = [url, '--duration-ms', String(DURATION_MS), '--concurrency', String(CONCURRENCY), '--warmup-ms', '500'];
   for (const h of headers) args.push('--header', h);
+  if (cpuPid) args.push('--cpu-pid', String(cpuPid));
   const res = spawnSync(path.join(ROOT, 'target', 'release', 'loadgen'), args, { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`loadgen failed: ${res.stderr}`);
   return JSON.parse(res.stdout);
@@ -142,13 +159,26 @@ function table(result) {
   if (result.scenarios) {
     lines.push(`Load: ${ROUNDS} rounds x ${DURATION_MS} ms per scenario, concurrency ${CONCURRENCY}, closed loop, medians across rounds`);
     lines.push('');
-    lines.push('| scenario | req/s | p50 ms | p99 ms | errors | x baseline p50 | baseline/req-s | D1 statements/req |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('Server CPU: workerd\'s user + system time over the measured window, per request answered (all of workerd: HTTP, the Worker, local D1).');
+    lines.push('Ratios are paired per round and the median taken: req/s against the JS floor, CPU against the Rust floor.');
+    lines.push('');
+    lines.push('| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ JS floor | CPU ÷ Rust floor | D1 statements/req | body B | errors |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const fixed = (v, d) => (Number.isFinite(v) ? v.toFixed(d) : '-');
     for (const s of result.scenarios) {
       lines.push(
-        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} | ${s.errors} | ${s.p50_ratio.toFixed(2)} | ${s.rps_ratio.toFixed(2)} | ${s.d1_statements ?? '-'} |`,
+        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} | ${fixed(s.cpu_us, 0)} | ${fixed(s.rps_vs_js, 2)} | ${fixed(s.cpu_vs_rust, 2)} | ${s.d1_statements ?? '-'} | ${s.body_bytes ?? '-'} | ${s.errors} |`,
       );
     }
+  }
+  const targets = targetRows(result);
+  if (targets.length) {
+    lines.push('');
+    lines.push('Targets (issue 12), from this run:');
+    lines.push('');
+    lines.push('| target | measured | met |');
+    lines.push('| --- | ---: | --- |');
+    for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
   }
   if (result.sync) {
     lines.push('');
@@ -159,6 +189,28 @@ function table(result) {
     lines.push(webhookTable(result.webhooks));
   }
   return lines.join('\n');
+}
+
+/** Issue 12's targets against what this run measured (those it measured). */
+function targetRows(result) {
+  const rows = [];
+  const add = (target, value, unit, met) =>
+    Number.isFinite(value) && rows.push({ target, measured: `${value.toFixed(unit === 'x' ? 2 : unit === 'KB' ? 1 : 0)} ${unit}`, met });
+  const find = (route) => result.scenarios?.find((s) => s.name === route);
+  const catalog = find('GET /api/v1/integrations');
+  const list = find('GET /api/v1/datasources (auth + D1, 20 rows)');
+  if (catalog) {
+    add('catalog: server CPU ≤ 1.25x the Rust floor', catalog.cpu_vs_rust, 'x', catalog.cpu_vs_rust <= 1.25);
+    add('catalog: req/s ≥ 0.65x the JS floor', catalog.rps_vs_js, 'x', catalog.rps_vs_js >= 0.65);
+  }
+  if (list) {
+    add('datasource list: 1 D1 statement', list.d1_statements, 'statements', list.d1_statements === 1);
+    add('datasource list: server CPU ≤ 1,800 µs', list.cpu_us, 'µs', list.cpu_us <= 1800);
+    add('datasource list: req/s ≥ 0.16x the JS floor', list.rps_vs_js, 'x', list.rps_vs_js >= 0.16);
+  }
+  if (result.startup) add('first request after start ≤ 15 ms', result.startup.firstRequestMs, 'ms', result.startup.firstRequestMs <= 15);
+  add('wasm ≤ 450 KB gzip -9', result.bundle.wasm.gzip / 1000, 'KB', result.bundle.wasm.gzip <= 450_000);
+  return rows;
 }
 
 /** A fresh local D1 with the migrations applied, as `wrangler d1 migrations apply` does it. */
@@ -279,14 +331,17 @@ async function main() {
   console.log(text);
 }
 
-/** The request scenarios: loadgen against the Worker and the baseline, in rounds. */
+/** The request scenarios: loadgen against the Worker and both floors, in rounds. */
 async function requests(config, tokenFor) {
-  const cfg = await config();
+  const cfg = await config({ floorDir: buildFloor(), floorPort: await freePort() });
   const server = await startServer(cfg);
+  const cpuPid = workerdPid(server);
+  if (!cpuPid) log('workerd process not found: server CPU per request is not measured');
   const token = tokenFor(BENCH_USER);
   const app = `http://127.0.0.1:${cfg.appPort}`;
   const scenarios = [
-    { name: 'baseline (constant JSON Worker)', url: `http://127.0.0.1:${cfg.baselinePort}/`, route: null },
+    { name: 'JS floor (constant JSON, JS Worker)', url: `http://127.0.0.1:${cfg.baselinePort}/`, route: null, floor: 'js' },
+    { name: 'Rust floor (constant JSON, workers-rs Worker)', url: `http://127.0.0.1:${cfg.floorPort}/`, route: null, floor: 'rust' },
     { name: 'GET /api/v1/integrations', url: `${app}/api/v1/integrations`, route: 'GET /api/v1/integrations' },
     {
       name: 'GET /api/v1/integrations?category=solar_battery&q=battery',
@@ -306,13 +361,18 @@ async function requests(config, tokenFor) {
       route: 'GET /api/v1/datasources',
     },
   ];
-  const check = await fetch(scenarios[4].url, { headers: { authorization: `Bearer ${token}` } });
+  const list = scenarios.find((s) => s.route === 'GET /api/v1/datasources');
+  const check = await fetch(list.url, { headers: { authorization: `Bearer ${token}` } });
   const listed = await check.json();
-  if (check.status !== 200 || listed.pagination.total !== 20) throw new Error(`seeded datasources not visible: ${JSON.stringify(listed)}`);
+  if (check.status !== 200 || listed.pagination.total !== 20 || listed.data.length !== 20) {
+    throw new Error(`seeded datasources not visible: ${JSON.stringify(listed)}`);
+  }
   const d1 = {};
-  for (const s of scenarios.filter((s) => s.route)) {
-    await fetch(s.url, { headers: Object.fromEntries((s.headers ?? []).map((h) => h.split(': '))) }).then((r) => r.text());
-    d1[s.name] = (await stats(server)).lastByRoute[s.route]?.d1_statements;
+  const bodyBytes = {};
+  for (const s of scenarios) {
+    const res = await fetch(s.url, { headers: Object.fromEntries((s.headers ?? []).map((h) => h.split(': '))) });
+    bodyBytes[s.name] = (await res.arrayBuffer()).byteLength;
+    if (s.route) d1[s.name] = (await stats(server)).lastByRoute[s.route]?.d1_statements;
   }
 
   const rounds = scenarios.map(() => []);
@@ -320,20 +380,27 @@ async function requests(config, tokenFor) {
     log(`round ${r + 1}/${ROUNDS}`);
     for (let k = 0; k < scenarios.length; k++) {
       const i = (k + r) % scenarios.length;
-      rounds[i].push(load(scenarios[i].url, scenarios[i].headers));
+      rounds[i].push(load(scenarios[i].url, scenarios[i].headers, cpuPid));
     }
   }
   await stopServer(server);
 
+  const js = scenarios.findIndex((s) => s.floor === 'js');
+  const rust = scenarios.findIndex((s) => s.floor === 'rust');
+  const cpu = (x) => x.server_cpu_us_per_request ?? NaN;
+  // Ratios are paired per round (the same minute of the machine), then the median taken.
   return scenarios.map((s, i) => ({
     name: s.name,
     rps: median(rounds[i].map((x) => x.rps)),
     p50_ms: median(rounds[i].map((x) => x.p50_ms)),
     p99_ms: median(rounds[i].map((x) => x.p99_ms)),
+    cpu_us: median(rounds[i].map(cpu)),
     errors: rounds[i].reduce((n, x) => n + x.errors, 0),
-    p50_ratio: median(rounds[i].map((x, r) => x.p50_ms / rounds[0][r].p50_ms)),
-    rps_ratio: median(rounds[i].map((x, r) => rounds[0][r].rps / x.rps)),
+    rps_vs_js: median(rounds[i].map((x, r) => x.rps / rounds[js][r].rps)),
+    rps_vs_rust: median(rounds[i].map((x, r) => x.rps / rounds[rust][r].rps)),
+    cpu_vs_rust: median(rounds[i].map((x, r) => cpu(x) / cpu(rounds[rust][r]))),
     d1_statements: d1[s.name],
+    body_bytes: bodyBytes[s.name],
     rounds: rounds[i],
   }));
 }

@@ -5,8 +5,10 @@
 //
 //   node bench/server.mjs '<json config>'
 // config: { bundleDir, entry, wasm, persistDir, appPort, baselinePort, vars,
-//           bindings?, timeQueue? }
+//           bindings?, timeQueue?, floorDir?, floorPort? }
 // - baselinePort: optional (the sync scenario serves no baseline).
+// - floorDir, floorPort: the Rust floor (bench/floor's build), a workers-rs
+//   Worker answering constant JSON, served beside the JS baseline.
 // - bindings: extra Miniflare bindings read from wrangler.toml by the caller
 //   (queueProducers, queueConsumers, r2Buckets, ratelimits): the sync
 //   scenario needs the queue, R2 and the rate limiters.
@@ -158,6 +160,20 @@ const mf = new Miniflare(
               modules: true,
               script: 'export default { fetch() { return Response.json({ ok: true }); } };',
               unsafeDirectSockets: [{ host: '127.0.0.1', port: config.baselinePort }],
+            },
+          ]
+        : []),
+      ...(config.floorPort
+        ? [
+            {
+              name: 'floor',
+              compatibilityDate,
+              modulesRoot: config.floorDir,
+              modules: [
+                { type: 'ESModule', path: path.join(config.floorDir, 'index.js') },
+                { type: 'CompiledWasm', path: path.join(config.floorDir, 'index_bg.wasm') },
+              ],
+              unsafeDirectSockets: [{ host: '127.0.0.1', port: config.floorPort }],
             },
           ]
         : []),

@@ -16,11 +16,17 @@ use crate::{auth, config, handlers};
 
 /// 128 random bits, hex: unique enough to find one request in the logs.
 fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         return format!("t{}", js_sys::Date::now() as u64);
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut id = String::with_capacity(32);
+    for b in bytes {
+        id.push(HEX[(b >> 4) as usize] as char);
+        id.push(HEX[(b & 15) as usize] as char);
+    }
+    id
 }
 
 /// Panics on purpose when `TEST_PANIC_ROUTE=enabled`, so the black-box tests
@@ -43,16 +49,23 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let started = js_sys::Date::now();
     let request_id = new_request_id();
     let method = req.method().to_string();
-    let path = req.path();
+    // Parsed once: the path routes, the query goes to the handler.
+    let url = req.url().ok();
+    let path = url
+        .as_ref()
+        .map_or_else(String::new, |u| u.path().to_owned());
     let origin = req.headers().get("Origin").ok().flatten();
     let mut outcome = Outcome::default();
 
-    let cors = config::deployment(&env).and_then(|()| config::cors_policy(&env));
+    let policy = config::cors_policy(&env);
+    let cors =
+        config::deployment(&env).and_then(|()| policy.as_ref().as_ref().map_err(String::clone));
     let result = match &cors {
         Ok(cors) => {
             let incoming = Incoming {
                 method: &method,
                 path: &path,
+                url: url.as_ref(),
                 origin: origin.as_deref(),
                 request_id: &request_id,
             };
@@ -97,6 +110,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
 struct Incoming<'a> {
     method: &'a str,
     path: &'a str,
+    url: Option<&'a worker::Url>,
     origin: Option<&'a str>,
     request_id: &'a str,
 }
@@ -111,6 +125,7 @@ async fn dispatch(
     let Incoming {
         method,
         path,
+        url,
         origin,
         request_id,
     } = incoming;
@@ -149,6 +164,7 @@ async fn dispatch(
     };
     let call = Call {
         req: &req,
+        url,
         env,
         params: &params,
         body: &body,

@@ -15,10 +15,12 @@ use worker::{Delay, Env, Headers, Request};
 
 use crate::config::{self, KeyConfig};
 
+type Settings = Rc<Result<(AuthConfig, KeyConfig), String>>;
+
 thread_local! {
     /// The verifier for this isolate (keys, JWKS cache, verified tokens),
     /// rebuilt only if the configuration changes.
-    static VERIFIER: RefCell<Option<(KeyConfig, Rc<Verifier>)>> = const { RefCell::new(None) };
+    static VERIFIER: RefCell<Option<(Settings, Rc<Verifier>)>> = const { RefCell::new(None) };
 }
 
 /// The bearer token, from `Authorization: Bearer` or else Clerk's `__session`
@@ -42,9 +44,10 @@ pub fn token_from(headers: &Headers) -> Option<String> {
 
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError> {
     let token = token_from(req.headers()).ok_or(AuthError::Missing)?;
-    let (auth_config, key_config) = config::auth_config(env).map_err(ApiError::internal)?;
-    let verifier = verifier(auth_config, &key_config)?;
-    let fetcher = WorkerJwks(match &key_config {
+    let settings = config::auth_config(env);
+    let (_, key_config) = settings.as_ref().as_ref().map_err(ApiError::internal)?;
+    let verifier = verifier(&settings)?;
+    let fetcher = WorkerJwks(match key_config {
         KeyConfig::JwksUrl(url) => url.clone(),
         KeyConfig::Pem(_) => String::new(),
     });
@@ -53,23 +56,26 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError>
         .await?)
 }
 
-fn verifier(auth_config: AuthConfig, keys: &KeyConfig) -> Result<Rc<Verifier>, ApiError> {
+/// The isolate's verifier for these settings (the same `Rc` while the
+/// isolate's configuration stands).
+fn verifier(settings: &Settings) -> Result<Rc<Verifier>, ApiError> {
     let current = VERIFIER.with_borrow(|slot| {
         slot.as_ref()
-            .filter(|(k, v)| k == keys && v.config == auth_config)
+            .filter(|(s, _)| Rc::ptr_eq(s, settings))
             .map(|(_, v)| v.clone())
     });
     if let Some(verifier) = current {
         return Ok(verifier);
     }
+    let (auth_config, keys) = settings.as_ref().as_ref().map_err(ApiError::internal)?;
     let source = match keys {
         KeyConfig::Pem(pem) => KeySource::Pem(
             VerifyingKey::from_pem(pem).map_err(|e| ApiError::internal(e.to_string()))?,
         ),
         KeyConfig::JwksUrl(_) => KeySource::Jwks(RefCell::new(JwksCache::default())),
     };
-    let verifier = Rc::new(Verifier::new(auth_config, source));
-    VERIFIER.set(Some((keys.clone(), verifier.clone())));
+    let verifier = Rc::new(Verifier::new(auth_config.clone(), source));
+    VERIFIER.set(Some((settings.clone(), verifier.clone())));
     Ok(verifier)
 }
 
@@ -98,6 +104,17 @@ const JOIN_POLL: Duration = Duration::from_millis(20);
 struct WorkerJwks(String);
 
 impl JwksFetcher for WorkerJwks {
+    async fn verify_rs256(
+        &self,
+        key: &VerifyingKey,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        crate::crypto::verify_rs256(key, message, signature)
+            .await
+            .map_err(|e| format!("verifying the signature: {e}"))
+    }
+
     async fn fetch_jwks(&self) -> Result<String, String> {
         let now = js_sys::Date::now();
         let abandoned_after = (JWKS_TIMEOUT.as_millis() + 1000) as f64;

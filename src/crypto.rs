@@ -4,7 +4,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
+use carbon_core::auth::VerifyingKey;
 use carbon_core::crypto::{Aead, CryptoError, DataKey, KeyRing, IV_LEN};
 use js_sys::{Array, Uint8Array};
 use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto, WorkerGlobalScope};
@@ -19,13 +21,15 @@ thread_local! {
     static KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
 }
 
-/// The configured key ring; a missing or malformed key is an error naming
-/// the setting, never a fallback.
-pub fn key_ring(env: &Env) -> Result<KeyRing, String> {
-    KeyRing::from_config(
-        env_string(env, "ENCRYPTION_KEY").as_deref(),
-        env_string(env, "ENCRYPTION_KEYS").as_deref(),
-    )
+/// The configured key ring, parsed once per isolate; a missing or malformed
+/// key is an error naming the setting, never a fallback.
+pub fn key_ring(env: &Env) -> Rc<Result<KeyRing, String>> {
+    crate::config::per_isolate(env, "key_ring", |env| {
+        KeyRing::from_config(
+            env_string(env, "ENCRYPTION_KEY").as_deref(),
+            env_string(env, "ENCRYPTION_KEYS").as_deref(),
+        )
+    })
 }
 
 fn backend(e: worker::wasm_bindgen::JsValue) -> CryptoError {
@@ -100,4 +104,62 @@ impl Aead for WebCrypto {
 /// 96 fresh random bits for one encryption.
 pub fn fresh_iv() -> [u8; IV_LEN] {
     crate::random::bytes()
+}
+
+thread_local! {
+    /// Imported RSA verifying keys by modulus (base64url), reused across requests.
+    static RSA_KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+const RS256: &str = "RSASSA-PKCS1-v1_5";
+
+async fn import_rsa(key: &VerifyingKey) -> Result<CryptoKey, CryptoError> {
+    let (n, e) = key.jwk_members();
+    if let Some(k) = RSA_KEYS.with_borrow(|m| m.get(&n).cloned()) {
+        return Ok(k);
+    }
+    let jwk = js_sys::Object::new();
+    for (name, value) in [("kty", "RSA"), ("alg", "RS256"), ("n", &n), ("e", &e)] {
+        js_sys::Reflect::set(&jwk, &name.into(), &value.into()).map_err(backend)?;
+    }
+    let algorithm = js_sys::Object::new();
+    for (name, value) in [("name", RS256), ("hash", "SHA-256")] {
+        js_sys::Reflect::set(&algorithm, &name.into(), &value.into()).map_err(backend)?;
+    }
+    let promise = subtle()?
+        .import_key_with_object(
+            "jwk",
+            &jwk,
+            &algorithm,
+            false,
+            &Array::of1(&"verify".into()),
+        )
+        .map_err(backend)?;
+    let imported: CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(backend)?
+        .unchecked_into();
+    RSA_KEYS.with_borrow_mut(|m| {
+        // Keys rotate rarely; a flood of distinct keys cannot come from a
+        // configuration, but bound the map anyway.
+        if m.len() >= 16 {
+            m.clear();
+        }
+        m.insert(n, imported.clone());
+    });
+    Ok(imported)
+}
+
+/// RS256 through WebCrypto: the runtime's native RSA, not a bignum in wasm.
+pub async fn verify_rs256(
+    key: &VerifyingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool, CryptoError> {
+    let k = import_rsa(key).await?;
+    let promise = subtle()?
+        .verify_with_str_and_u8_array_and_u8_array(RS256, &k, signature, message)
+        .map_err(backend)?;
+    let verdict = JsFuture::from(promise).await.map_err(backend)?;
+    Ok(verdict.as_bool() == Some(true))
 }

@@ -60,7 +60,7 @@ pub struct Ctx<'a> {
     pub db: crate::storage::Db,
     /// Validated lazily: a request that encrypts nothing still works (and
     /// says what else is missing) when the key is misconfigured.
-    ring: Result<crypto::KeyRing, String>,
+    ring: std::rc::Rc<Result<crypto::KeyRing, String>>,
     pub request_id: &'a str,
     /// `user:<id>` or `system:<job>`, for the audit log.
     pub actor: String,
@@ -85,6 +85,7 @@ impl<'a> Ctx<'a> {
 
     pub fn ring(&self) -> Result<&crypto::KeyRing, ApiError> {
         self.ring
+            .as_ref()
             .as_ref()
             .map_err(|e| ApiError::internal(format!("configuration: {e}")))
     }

@@ -15,6 +15,8 @@ use crate::storage::StatementCount;
 
 pub struct Call<'a> {
     pub req: &'a Request,
+    /// The request URL, parsed once by the pipeline (`None` if unparsable).
+    pub url: Option<&'a worker::Url>,
     pub env: &'a Env,
     pub params: &'a Params,
     pub body: &'a [u8],
@@ -46,12 +48,15 @@ impl<'a> Call<'a> {
         self.params.get(name).unwrap_or_default()
     }
 
+    /// The parsed request URL.
+    pub fn url(&self) -> Result<&'a worker::Url, ApiError> {
+        self.url
+            .ok_or_else(|| ApiError::bad_request("unreadable URL"))
+    }
+
     pub fn query_pairs(&self) -> Result<Vec<(String, String)>, ApiError> {
-        let url = self
-            .req
-            .url()
-            .map_err(|e| ApiError::bad_request(format!("unreadable URL: {e}")))?;
-        Ok(url
+        Ok(self
+            .url()?
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect())

@@ -50,6 +50,8 @@ pub async fn get(env: &Env, statements: &StatementCount) -> Result<Reply, ApiErr
             .ok()
             .map(|rows_by_key| Encryption {
                 active_key_id: crate::crypto::key_ring(env)
+                    .as_ref()
+                    .as_ref()
                     .ok()
                     .map(|r| r.active().id().to_owned()),
                 rows_by_key,

@@ -36,8 +36,7 @@ fn cacheable<T: Serialize>(call: &Call<'_>, value: &T) -> Result<Reply, ApiError
 /// GET /api/v1/integrations
 pub fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
     let key = call
-        .req
-        .url()
+        .url
         .map(|u| u.query().unwrap_or("").to_owned())
         .unwrap_or_default();
     let memo = match LIST_BODIES.with_borrow(|m| m.get(&key).cloned()) {

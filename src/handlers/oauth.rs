@@ -20,11 +20,7 @@ pub fn public_base(call: &Call<'_>) -> Result<String, ApiError> {
     if let Some(base) = env_string(call.env, "PUBLIC_BASE_URL") {
         return Ok(base.trim_end_matches('/').to_owned());
     }
-    let url = call
-        .req
-        .url()
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(url.origin().ascii_serialization())
+    Ok(call.url()?.origin().ascii_serialization())
 }
 
 /// The frontend window's origin: `FRONTEND_ORIGIN`, else the first of

@@ -87,30 +87,70 @@ pub async fn get(db: &Db, user_id: &str, id: &str) -> worker::Result<Option<Reco
     .await
 }
 
-/// One page, newest first, and the total.
+/// A row of [`VIEW_COLUMNS`] but `credentials`, as one JSON object built by
+/// SQLite: a list page crosses from D1 to the Worker as one string per row
+/// instead of one value per column, and never carries the sealed secret.
+const LIST_ROW: &str = "json_object('id', d.id, 'user_id', d.user_id, 'integration_id', d.integration_id, \
+    'display_name', d.display_name, 'auth_type', d.auth_type, 'status', d.status, 'last_error', d.last_error, \
+    'settings', d.settings, 'sync_frequency_minutes', d.sync_frequency_minutes, 'enabled', d.enabled, \
+    'credentials_version', d.credentials_version, 'credential_hint', d.credential_hint, \
+    'token_expires_at', d.token_expires_at, 'last_synced_at', d.last_synced_at, 'created_at', d.created_at, \
+    'updated_at', d.updated_at, 'provider_info', d.provider_info, 'refresh_failures', d.refresh_failures, \
+    'next_sync_at', d.next_sync_at, 'sync_state', d.sync_state, 'sync_retry_at', d.sync_retry_at, \
+    'sync_failures', d.sync_failures, 'sync_failing_since', d.sync_failing_since, 'paused_reason', d.paused_reason, \
+    'last_run', (SELECT json_object('id', r.id, 'trigger', r.trigger, 'status', r.status, 'queued_at', r.queued_at, \
+      'finished_at', r.finished_at, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged, \
+      'error_class', r.error_class, 'error', r.error) \
+     FROM sync_runs r WHERE r.datasource_id = d.id ORDER BY r.queued_at DESC LIMIT 1), \
+    'coverage_from', (SELECT MIN(s.first_period) FROM sync_streams s WHERE s.datasource_id = d.id), \
+    'coverage_to', (SELECT MAX(s.cursor) FROM sync_streams s WHERE s.datasource_id = d.id))";
+
+#[derive(serde::Deserialize)]
+struct ListRow {
+    row: String,
+    total: u64,
+}
+
+/// One page, newest first, and the total, in one statement: the page's ids
+/// and the count come from the user's index (a window count over it), and
+/// only those rows are read and shaped. A page past the end has no row to
+/// carry the count, so only then is it counted apart.
 pub async fn list(
     db: &Db,
     user_id: &str,
     limit: u32,
     offset: u32,
 ) -> worker::Result<(Vec<Record>, u64)> {
-    let page = db
+    let rows = db
         .prepare(format!(
-            "SELECT {VIEW_COLUMNS} FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL \
-             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+            "SELECT {LIST_ROW} AS row, p.total AS total FROM \
+             (SELECT id, created_at, COUNT(*) OVER () AS total FROM datasources \
+              WHERE user_id = ?1 AND deleted_at IS NULL \
+              ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3) p \
+             JOIN datasources d ON d.id = p.id ORDER BY p.created_at DESC, p.id DESC"
         ))
-        .bind(&[text(user_id), int(limit.into()), int(offset.into())])?;
-    let count = db
-        .prepare("SELECT COUNT(*) AS n FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL")
-        .bind(&[text(user_id)])?;
-    let results = db.batch(vec![page, count]).await?;
-    let rows = results[0].results::<Record>()?;
-    let total = results[1]
-        .results::<serde_json::Value>()?
-        .first()
-        .and_then(|r| r["n"].as_u64())
-        .unwrap_or(0);
-    Ok((rows, total))
+        .bind(&[text(user_id), int(limit.into()), int(offset.into())])?
+        .all()
+        .await?
+        .results::<ListRow>()?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if offset == 0 => 0,
+        None => db
+            .prepare(
+                "SELECT COUNT(*) AS n FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL",
+            )
+            .bind(&[text(user_id)])?
+            .first::<u64>(Some("n"))
+            .await?
+            .unwrap_or(0),
+    };
+    let records = rows
+        .iter()
+        .map(|r| serde_json::from_str::<Record>(&r.row))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| worker::Error::RustError(format!("datasource row: {e}")))?;
+    Ok((records, total))
 }
 
 /// Field changes for [`update`]; `None` leaves a column as it is.

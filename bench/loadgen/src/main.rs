@@ -1,8 +1,11 @@
-//! `loadgen URL --duration-ms N --concurrency C [--warmup-ms W] [--header 'K: V']...`
+//! `loadgen URL --duration-ms N --concurrency C [--warmup-ms W] [--header 'K: V']... [--cpu-pid P]`
 //!
 //! A closed-loop client: C threads, each with one keep-alive connection,
 //! sends a request, reads the whole response, records the latency measured
 //! with `Instant` (monotonic), and sends the next. Prints one JSON object.
+//! With `--cpu-pid`, it also reads that process's CPU time (user + system,
+//! all threads) when measuring starts and stops, so the server's CPU per
+//! request covers exactly the requests counted.
 //! Written because wrk's latency figures are wrong on these machines and
 //! autocannon reports whole milliseconds only.
 
@@ -19,6 +22,31 @@ struct Args {
     warmup: Duration,
     concurrency: usize,
     headers: Vec<String>,
+    cpu_pid: Option<u32>,
+}
+
+/// CPU seconds a process has used, user and system, all threads
+/// (`/proc/PID/stat` fields 14 and 15, in clock ticks).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from its `)`.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc_sysconf_clk_tck() };
+    Some(ticks as f64 / per_second as f64)
+}
+
+extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+
+/// `sysconf(_SC_CLK_TCK)`; `_SC_CLK_TCK` is 2 on Linux.
+unsafe fn libc_sysconf_clk_tck() -> i64 {
+    match sysconf(2) {
+        n if n > 0 => n,
+        _ => 100,
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: Duration::from_millis(500),
         concurrency: 2,
         headers: Vec::new(),
+        cpu_pid: None,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -54,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
                 parsed.concurrency = value.parse().map_err(|_| "bad --concurrency")?
             }
             "--header" => parsed.headers.push(value),
+            "--cpu-pid" => parsed.cpu_pid = Some(value.parse().map_err(|_| "bad --cpu-pid")?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -80,9 +110,18 @@ fn main() {
             })
         })
         .collect();
+    let cpu = args.cpu_pid.map(|pid| {
+        std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
+        let before = cpu_seconds(pid);
+        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+        before.zip(cpu_seconds(pid)).map(|(a, b)| b - a)
+    });
     let mut all = stats::Samples::default();
     for t in threads {
         all.merge(t.join().expect("load thread panicked"));
     }
-    println!("{}", all.summary(args.duration, args.concurrency));
+    println!(
+        "{}",
+        all.summary(args.duration, args.concurrency, cpu.flatten())
+    );
 }

@@ -32,9 +32,16 @@ impl Samples {
         sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e6
     }
 
-    pub fn summary(mut self, duration: Duration, concurrency: usize) -> String {
+    /// `server_cpu_s`: the server's CPU seconds over the measured window.
+    pub fn summary(
+        mut self,
+        duration: Duration,
+        concurrency: usize,
+        server_cpu_s: Option<f64>,
+    ) -> String {
         self.nanos.sort_unstable();
         let n = self.nanos.len();
+        let cpu_us = server_cpu_s.filter(|_| n > 0).map(|s| s * 1e6 / n as f64);
         serde_json::json!({
             "requests": n,
             "errors": self.errors,
@@ -44,6 +51,7 @@ impl Samples {
             "p50_ms": Self::percentile(&self.nanos, 50.0),
             "p99_ms": Self::percentile(&self.nanos, 99.0),
             "max_ms": self.nanos.last().map(|v| *v as f64 / 1e6).unwrap_or(0.0),
+            "server_cpu_us_per_request": cpu_us,
         })
         .to_string()
     }

@@ -3,15 +3,20 @@
 
 use std::collections::HashMap;
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use jwt_compact::alg::{RsaPublicKey, StrongKey};
-use jwt_compact::jwk::JsonWebKey;
-use rsa::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 
-/// An RSA public key of at least 2048 bits (weaker keys are refused at load).
-#[derive(Debug, Clone)]
-pub struct VerifyingKey(pub(crate) StrongKey<RsaPublicKey>);
+/// An RSA public key of at least 2048 bits (weaker keys are refused at load),
+/// as its modulus and exponent (big-endian, no leading zeros). The signature
+/// itself is checked by the platform (WebCrypto in the Worker), which takes
+/// the key in this form as a JWK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyingKey {
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError(pub String);
@@ -22,27 +27,96 @@ impl std::fmt::Display for KeyError {
     }
 }
 
+fn unsigned(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    &bytes[zeros..]
+}
+
 impl VerifyingKey {
-    fn strong(key: RsaPublicKey) -> Result<Self, KeyError> {
-        StrongKey::try_from(key)
-            .map(VerifyingKey)
-            .map_err(|_| KeyError("RSA key is shorter than 2048 bits".into()))
+    /// A key from its modulus and exponent; refuses one under 2048 bits or
+    /// with an exponent that is not an odd number of at least 3.
+    pub fn from_parts(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
+        let (n, e) = (unsigned(n), unsigned(e));
+        let bits = n.first().map_or(0, |top| {
+            (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+        });
+        if bits < 2048 {
+            return Err(KeyError("RSA key is shorter than 2048 bits".into()));
+        }
+        let odd = e.last().is_some_and(|low| low & 1 == 1);
+        if e.is_empty() || e.len() > 8 || !odd || e == [1] {
+            return Err(KeyError("RSA public exponent is not valid".into()));
+        }
+        Ok(VerifyingKey {
+            n: n.to_vec(),
+            e: e.to_vec(),
+        })
     }
 
     /// Parses an SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the form Clerk's
     /// dashboard gives for networkless verification. Secrets stored in one-line
     /// form often carry literal `\n` instead of newlines, so both are accepted.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        let bad =
+            |why: &str| KeyError(format!("CLERK_JWT_KEY is not an RSA public key PEM: {why}"));
         let normalised = pem.trim().replace("\\n", "\n");
-        let key = RsaPublicKey::from_public_key_pem(&normalised)
-            .map_err(|e| KeyError(format!("CLERK_JWT_KEY is not an RSA public key PEM: {e}")))?;
-        Self::strong(key)
+        let body = normalised
+            .strip_prefix("-----BEGIN PUBLIC KEY-----")
+            .and_then(|rest| rest.trim_end().strip_suffix("-----END PUBLIC KEY-----"))
+            .ok_or_else(|| {
+                bad("expected -----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----")
+            })?;
+        let b64: String = body.split_whitespace().collect();
+        let der = STANDARD
+            .decode(b64)
+            .map_err(|_| bad("its body is not base64"))?;
+        let (n, e) =
+            super::der::rsa_spki(&der).ok_or_else(|| bad("not an RSA SubjectPublicKeyInfo"))?;
+        Self::from_parts(n, e)
+    }
+
+    /// The key as a JWK's members (`n`, `e`: base64url), for WebCrypto's importKey.
+    pub fn jwk_members(&self) -> (String, String) {
+        (
+            URL_SAFE_NO_PAD.encode(&self.n),
+            URL_SAFE_NO_PAD.encode(&self.e),
+        )
+    }
+
+    pub fn modulus(&self) -> &[u8] {
+        &self.n
+    }
+
+    pub fn exponent(&self) -> &[u8] {
+        &self.e
     }
 }
 
 #[derive(Deserialize)]
 struct JwksDocument {
-    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kid: Option<String>,
+    kty: Option<String>,
+    #[serde(rename = "use")]
+    key_use: Option<String>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+impl Jwk {
+    fn rsa_key(&self) -> Option<VerifyingKey> {
+        if self.kty.as_deref() != Some("RSA") {
+            return None;
+        }
+        let n = URL_SAFE_NO_PAD.decode(self.n.as_deref()?).ok()?;
+        let e = URL_SAFE_NO_PAD.decode(self.e.as_deref()?).ok()?;
+        VerifyingKey::from_parts(&n, &e).ok()
+    }
 }
 
 /// Parses a JWKS document into `kid -> key`, keeping only RS256 signing keys
@@ -52,21 +126,16 @@ pub fn parse_jwks(body: &str) -> Result<HashMap<String, VerifyingKey>, KeyError>
     let doc: JwksDocument =
         serde_json::from_str(body).map_err(|e| KeyError(format!("JWKS is not valid JSON: {e}")))?;
     let mut keys = HashMap::new();
-    for mut entry in doc.keys {
-        let member = |name: &str| entry.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-        let (Some(kid), key_use, alg) = (member("kid"), member("use"), member("alg")) else {
+    for entry in doc.keys {
+        let Some(kid) = entry.kid.clone() else {
             continue;
         };
-        if key_use.is_some_and(|u| u != "sig") || alg.is_some_and(|a| a != "RS256") {
+        if entry.key_use.as_deref().is_some_and(|u| u != "sig")
+            || entry.alg.as_deref().is_some_and(|a| a != "RS256")
+        {
             continue;
         }
-        // jwt-compact's JWK type models only the members it needs.
-        entry.retain(|k, _| matches!(k.as_str(), "kty" | "n" | "e"));
-        let key = serde_json::from_value::<JsonWebKey<'_>>(entry.into())
-            .ok()
-            .and_then(|jwk| RsaPublicKey::try_from(&jwk).ok())
-            .and_then(|key| VerifyingKey::strong(key).ok());
-        if let Some(key) = key {
+        if let Some(key) = entry.rsa_key() {
             keys.insert(kid, key);
         }
     }

@@ -7,6 +7,7 @@
 //! Claims are never read from a token whose signature has not been checked.
 
 pub mod cache;
+mod der;
 mod keys;
 #[cfg(test)]
 pub(crate) mod testkeys;
@@ -16,8 +17,7 @@ mod tests;
 use std::cell::RefCell;
 
 use chrono::{DateTime, Duration, Utc};
-use jwt_compact::alg::{Rsa, StrongAlg};
-use jwt_compact::{AlgorithmExt, TimeOptions, UntrustedToken};
+use jwt_compact::{TimeOptions, UntrustedToken};
 use serde::Deserialize;
 
 pub use keys::{parse_jwks, JwksCache, KeyError, VerifyingKey, JWKS_REFETCH_INTERVAL};
@@ -110,10 +110,22 @@ pub enum KeySource {
     Jwks(RefCell<JwksCache>),
 }
 
-/// Fetches the JWKS document (the Worker does it with `fetch`, tests with a fake).
+/// What verification needs from the platform: the JWKS document (the Worker
+/// fetches it, tests serve a fake) and the RS256 signature check (the Worker
+/// asks WebCrypto, natively and outside the wasm; native tests use the `rsa`
+/// crate).
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait JwksFetcher {
     async fn fetch_jwks(&self) -> Result<String, String>;
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`. `Err` is the platform
+    /// failing (not a bad signature, which is `Ok(false)`).
+    async fn verify_rs256(
+        &self,
+        key: &VerifyingKey,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String>;
 }
 
 #[derive(Deserialize)]
@@ -123,8 +135,6 @@ struct ClerkClaims {
     iss: Option<String>,
     azp: Option<String>,
 }
-
-const RS256: StrongAlg<Rsa> = StrongAlg(Rsa::rs256());
 
 /// Everything a verification needs that lives as long as the isolate: the
 /// configuration, the keys, and the tokens already verified under them.
@@ -201,14 +211,25 @@ async fn verify_claims<F: JwksFetcher>(
         return Err(AuthError::UnsupportedAlgorithm);
     }
     let key = resolve_key(source, header.key_id.as_deref(), fetcher, now).await?;
-    let token = RS256
-        .validator::<ClerkClaims>(&key.0)
-        .validate(&untrusted)
-        .map_err(|e| match e {
-            jwt_compact::ValidationError::MalformedClaims(_) => AuthError::Malformed,
-            _ => AuthError::InvalidSignature,
-        })?;
-    let claims = token.claims();
+    // The signed part is the token up to its last dot, byte for byte.
+    let (message, _) = token.rsplit_once('.').ok_or(AuthError::Malformed)?;
+    let signature = untrusted.signature_bytes();
+    // A 2048-bit or longer key signs exactly as many bytes as its modulus.
+    if signature.len() != key.modulus().len() {
+        return Err(AuthError::InvalidSignature);
+    }
+    let valid = fetcher
+        .verify_rs256(&key, message.as_bytes(), signature)
+        .await
+        .map_err(AuthError::KeysUnavailable)?;
+    if !valid {
+        return Err(AuthError::InvalidSignature);
+    }
+    // Read only now that the signature is known to be good.
+    let claims = untrusted
+        .deserialize_claims_unchecked::<ClerkClaims>()
+        .map_err(|_| AuthError::Malformed)?;
+    let claims = &claims;
     let session = check_claims(claims, config, now)?;
     // check_claims refused a token without `exp`.
     let expires = claims.expiration.ok_or(AuthError::MissingClaim("exp"))?;

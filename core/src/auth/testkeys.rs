@@ -43,6 +43,20 @@ pub fn sign(header: &Value, payload: &Value, private_pem: &str) -> String {
     format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.as_bytes()))
 }
 
+/// RS256 verification with the `rsa` crate, independent of WebCrypto: the
+/// native tests' stand-in for the Worker's platform check.
+pub fn verify_rs256(key: &super::VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+    let public = RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(key.modulus()),
+        rsa::BigUint::from_bytes_be(key.exponent()),
+    )
+    .unwrap();
+    let Ok(signature) = <Rsa as Algorithm>::Signature::try_from_slice(signature) else {
+        return false;
+    };
+    Rsa::rs256().verify_signature(&signature, &public, message)
+}
+
 /// An unsigned token with an arbitrary signature segment.
 pub fn unsigned(header: &Value, payload: &Value, signature: &[u8]) -> String {
     format!(

@@ -69,6 +69,15 @@ impl JwksFetcher for FakeJwks {
         self.calls.set(self.calls.get() + 1);
         self.body.borrow().clone()
     }
+
+    async fn verify_rs256(
+        &self,
+        key: &VerifyingKey,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        Ok(testkeys::verify_rs256(key, message, signature))
+    }
 }
 
 fn pem_source() -> KeySource {
