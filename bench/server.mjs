@@ -163,6 +163,26 @@ const mf = new Miniflare(
             },
           ]
         : []),
+      ...(config.d1FloorPort
+        ? [
+            {
+              // The JS floor of a D1 read: one user's 20 newest datasources,
+              // one statement, rows returned as they come (no auth, no shaping).
+              name: 'd1floor',
+              compatibilityDate,
+              modules: true,
+              d1Databases: { DB: databaseId },
+              script: `export default { async fetch(request, env) {
+                const user = new URL(request.url).searchParams.get('user');
+                const { results } = await env.DB.prepare(
+                  'SELECT * FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 20'
+                ).bind(user).all();
+                return Response.json({ data: results });
+              } };`,
+              unsafeDirectSockets: [{ host: '127.0.0.1', port: config.d1FloorPort }],
+            },
+          ]
+        : []),
       ...(config.floorPort
         ? [
             {
