@@ -30,8 +30,9 @@ import { BIN, ROOT, log, projectEnv, run } from '../scripts/lib/toolchain.mjs';
 import { signSessionToken } from '../scripts/lib/jwt.mjs';
 import { freePort } from '../tests/helpers/worker.mjs';
 import { seedSql } from './seed.mjs';
-import { syncBench, syncTable } from './sync.mjs';
-import { webhookBench, webhookTable } from './webhooks.mjs';
+import { syncBench } from './sync.mjs';
+import { webhookBench } from './webhooks.mjs';
+import { table } from './report.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
@@ -157,74 +158,6 @@ async function stats(server) {
   throw new Error('the bench server did not answer STATS');
 }
 
-function table(result) {
-  const lines = [];
-  const b = result.bundle;
-  lines.push(`Bundle: wasm ${b.wasm.raw} B (gzip -9 ${b.wasm.gzip} B), JS ${b.js.raw} B (gzip -9 ${b.js.gzip} B)`);
-  if (result.startup) {
-    lines.push(
-      `Start-up (median of ${COLD_STARTS}): ${result.startup.ms.toFixed(0)} ms from spawning workerd to the first two answers; ` +
-        `first request (GET /api/v1/integrations, once Miniflare is ready) ${result.startup.firstRequestMs.toFixed(1)} ms; ` +
-        `then the first D1 request (GET /api/v1/health) ${result.startup.firstD1Ms.toFixed(1)} ms`,
-    );
-  }
-  if (result.scenarios) {
-    lines.push(`Load: ${ROUNDS} rounds x ${DURATION_MS} ms per scenario, concurrency ${CONCURRENCY}, closed loop, medians across rounds`);
-    lines.push('');
-    lines.push('Server CPU: workerd\'s user + system time over the measured window, per request answered (all of workerd: HTTP, the Worker, local D1).');
-    lines.push('Ratios are paired per round and the median taken: req/s against the JS floor, CPU against the Rust floor.');
-    lines.push('');
-    lines.push('| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ JS floor | CPU ÷ Rust floor | D1 statements/req | body B | errors |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    const fixed = (v, d) => (Number.isFinite(v) ? v.toFixed(d) : '-');
-    for (const s of result.scenarios) {
-      lines.push(
-        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} | ${fixed(s.cpu_us, 0)} | ${fixed(s.rps_vs_js, 2)} | ${fixed(s.cpu_vs_rust, 2)} | ${s.d1_statements ?? '-'} | ${s.body_bytes ?? '-'} | ${s.errors} |`,
-      );
-    }
-  }
-  const targets = targetRows(result);
-  if (targets.length) {
-    lines.push('');
-    lines.push('Targets (issue 12), from this run:');
-    lines.push('');
-    lines.push('| target | measured | met |');
-    lines.push('| --- | ---: | --- |');
-    for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
-  }
-  if (result.sync) {
-    lines.push('');
-    lines.push(syncTable(result.sync));
-  }
-  if (result.webhooks) {
-    lines.push('');
-    lines.push(webhookTable(result.webhooks));
-  }
-  return lines.join('\n');
-}
-
-/** Issue 12's targets against what this run measured (those it measured). */
-function targetRows(result) {
-  const rows = [];
-  const add = (target, value, unit, met) =>
-    Number.isFinite(value) && rows.push({ target, measured: `${value.toFixed(unit === 'x' ? 2 : unit === 'KB' ? 1 : 0)} ${unit}`, met });
-  const find = (route) => result.scenarios?.find((s) => s.name === route);
-  const catalog = find('GET /api/v1/integrations');
-  const list = find('GET /api/v1/datasources (auth + D1, 20 rows)');
-  if (catalog) {
-    add('catalog: server CPU ≤ 1.25x the Rust floor', catalog.cpu_vs_rust, 'x', catalog.cpu_vs_rust <= 1.25);
-    add('catalog: req/s ≥ 0.65x the JS floor', catalog.rps_vs_js, 'x', catalog.rps_vs_js >= 0.65);
-  }
-  if (list) {
-    add('datasource list: 1 D1 statement', list.d1_statements, 'statements', list.d1_statements === 1);
-    add('datasource list: server CPU ≤ 1,800 µs', list.cpu_us, 'µs', list.cpu_us <= 1800);
-    add('datasource list: req/s ≥ 0.16x the JS floor', list.rps_vs_js, 'x', list.rps_vs_js >= 0.16);
-  }
-  if (result.startup) add('first request after start ≤ 15 ms', result.startup.firstRequestMs, 'ms', result.startup.firstRequestMs <= 15);
-  add('wasm ≤ 450 KB gzip -9', result.bundle.wasm.gzip / 1000, 'KB', result.bundle.wasm.gzip <= 450_000);
-  return rows;
-}
-
 /** A fresh local D1 with the migrations applied, as `wrangler d1 migrations apply` does it. */
 function freshDatabase() {
   const dir = mkdtempSync(path.join(tmpdir(), 'carbon-bench-'));
@@ -287,7 +220,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: (await import('node:os')).cpus().length },
     only: ONLY.length ? ONLY : undefined,
-    settings: { rounds: ROUNDS, duration_ms: DURATION_MS, concurrency: CONCURRENCY, sync_reps: SYNC_REPS },
+    settings: { rounds: ROUNDS, duration_ms: DURATION_MS, concurrency: CONCURRENCY, sync_reps: SYNC_REPS, cold_starts: COLD_STARTS },
     bundle: built.sizes,
   };
 
