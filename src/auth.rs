@@ -3,7 +3,6 @@
 //! the Workers `fetch`. The checks themselves live in `carbon_core::auth`.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use carbon_core::auth::{
@@ -14,14 +13,6 @@ use carbon_core::providers::HttpRequest;
 use worker::{Delay, Env, Headers, Request};
 
 use crate::config::{self, KeyConfig};
-
-type Settings = Rc<Result<(AuthConfig, KeyConfig), String>>;
-
-thread_local! {
-    /// The verifier for this isolate (keys, JWKS cache, verified tokens),
-    /// rebuilt only if the configuration changes.
-    static VERIFIER: RefCell<Option<(Settings, Rc<Verifier>)>> = const { RefCell::new(None) };
-}
 
 /// The bearer token, from `Authorization: Bearer` or else Clerk's `__session`
 /// cookie (same-site requests from the frontend send the cookie).
@@ -45,8 +36,9 @@ pub fn token_from(headers: &Headers) -> Option<String> {
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError> {
     let token = token_from(req.headers()).ok_or(AuthError::Missing)?;
     let settings = config::auth_config(env);
-    let (_, key_config) = settings.as_ref().as_ref().map_err(ApiError::internal)?;
-    let verifier = verifier(&settings)?;
+    let (auth_config, key_config) = settings.as_ref().as_ref().map_err(ApiError::internal)?;
+    let verifier = config::per_isolate(env, "verifier", |_| verifier(auth_config, key_config));
+    let verifier = verifier.as_ref().as_ref().map_err(ApiError::internal)?;
     let fetcher = WorkerJwks(match key_config {
         KeyConfig::JwksUrl(url) => url.clone(),
         KeyConfig::Pem(_) => String::new(),
@@ -56,27 +48,16 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Session, ApiError>
         .await?)
 }
 
-/// The isolate's verifier for these settings (the same `Rc` while the
-/// isolate's configuration stands).
-fn verifier(settings: &Settings) -> Result<Rc<Verifier>, ApiError> {
-    let current = VERIFIER.with_borrow(|slot| {
-        slot.as_ref()
-            .filter(|(s, _)| Rc::ptr_eq(s, settings))
-            .map(|(_, v)| v.clone())
-    });
-    if let Some(verifier) = current {
-        return Ok(verifier);
-    }
-    let (auth_config, keys) = settings.as_ref().as_ref().map_err(ApiError::internal)?;
+/// The isolate's verifier (keys, JWKS cache, tokens already verified), made
+/// once per isolate from its settings.
+fn verifier(auth_config: &AuthConfig, keys: &KeyConfig) -> Result<Verifier, String> {
     let source = match keys {
-        KeyConfig::Pem(pem) => KeySource::Pem(
-            VerifyingKey::from_pem(pem).map_err(|e| ApiError::internal(e.to_string()))?,
-        ),
+        KeyConfig::Pem(pem) => {
+            KeySource::Pem(VerifyingKey::from_pem(pem).map_err(|e| e.to_string())?)
+        }
         KeyConfig::JwksUrl(_) => KeySource::Jwks(RefCell::new(JwksCache::default())),
     };
-    let verifier = Rc::new(Verifier::new(auth_config.clone(), source));
-    VERIFIER.set(Some((settings.clone(), verifier.clone())));
-    Ok(verifier)
+    Ok(Verifier::new(auth_config.clone(), source))
 }
 
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);

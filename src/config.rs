@@ -132,17 +132,12 @@ pub fn cors_policy(env: &Env) -> Rc<Result<CorsPolicy, String>> {
     })
 }
 
-thread_local! {
-    /// The production check's verdict: the environment of an isolate does
-    /// not change, so it is worked out once.
-    static DEPLOYMENT: std::cell::OnceCell<Result<(), String>> = const { std::cell::OnceCell::new() };
-}
-
 /// Refuses to serve a production deployment that lacks what production
 /// needs (`carbon_core::deployment`). Checked once per isolate.
 pub fn deployment(env: &Env) -> Result<(), String> {
-    DEPLOYMENT.with(|cell| {
-        cell.get_or_init(|| carbon_core::deployment::check(|name| env_string(env, name)))
-            .clone()
+    per_isolate(env, "deployment", |env| {
+        carbon_core::deployment::check(|name| env_string(env, name))
     })
+    .as_ref()
+    .clone()
 }

@@ -17,8 +17,40 @@ use worker::Env;
 use crate::config::env_string;
 
 thread_local! {
-    /// Imported (non-extractable) keys by key id, reused across requests.
+    /// Imported (non-extractable) keys, reused across requests: AES data keys
+    /// by key id, RSA verifying keys by modulus.
     static KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+/// Keys come from configuration, so few; bound the map anyway (a full one
+/// is emptied, and keys are imported again as they are used).
+const KEYS_KEPT: usize = 32;
+
+/// The key kept under `id`, or else `import`'s, kept.
+async fn imported(
+    id: String,
+    import: impl std::future::Future<Output = Result<CryptoKey, CryptoError>>,
+) -> Result<CryptoKey, CryptoError> {
+    if let Some(k) = KEYS.with_borrow(|m| m.get(&id).cloned()) {
+        return Ok(k);
+    }
+    let key = import.await?;
+    KEYS.with_borrow_mut(|m| {
+        if m.len() >= KEYS_KEPT {
+            m.clear();
+        }
+        m.insert(id, key.clone());
+    });
+    Ok(key)
+}
+
+async fn import_promise(
+    promise: Result<js_sys::Promise, worker::wasm_bindgen::JsValue>,
+) -> Result<CryptoKey, CryptoError> {
+    let imported = JsFuture::from(promise.map_err(backend)?)
+        .await
+        .map_err(backend)?;
+    Ok(imported.unchecked_into())
 }
 
 /// The configured key ring, parsed once per isolate; a missing or malformed
@@ -42,20 +74,12 @@ fn subtle() -> Result<SubtleCrypto, CryptoError> {
 }
 
 async fn import(key: &DataKey) -> Result<CryptoKey, CryptoError> {
-    if let Some(k) = KEYS.with_borrow(|m| m.get(key.id()).cloned()) {
-        return Ok(k);
-    }
-    let raw = Uint8Array::from(&key.bytes()[..]);
-    let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
-    let promise = subtle()?
-        .import_key_with_str("raw", &raw, "AES-GCM", false, &usages)
-        .map_err(backend)?;
-    let imported: CryptoKey = JsFuture::from(promise)
-        .await
-        .map_err(backend)?
-        .unchecked_into();
-    KEYS.with_borrow_mut(|m| m.insert(key.id().to_owned(), imported.clone()));
-    Ok(imported)
+    imported(format!("aes:{}", key.id()), async {
+        let raw = Uint8Array::from(&key.bytes()[..]);
+        let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
+        import_promise(subtle()?.import_key_with_str("raw", &raw, "AES-GCM", false, &usages)).await
+    })
+    .await
 }
 
 fn params(iv: &[u8; IV_LEN], aad: &[u8]) -> AesGcmParams {
@@ -106,48 +130,24 @@ pub fn fresh_iv() -> [u8; IV_LEN] {
     crate::random::bytes()
 }
 
-thread_local! {
-    /// Imported RSA verifying keys by modulus (base64url), reused across requests.
-    static RSA_KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
-}
-
 const RS256: &str = "RSASSA-PKCS1-v1_5";
 
 async fn import_rsa(key: &VerifyingKey) -> Result<CryptoKey, CryptoError> {
     let (n, e) = key.jwk_members();
-    if let Some(k) = RSA_KEYS.with_borrow(|m| m.get(&n).cloned()) {
-        return Ok(k);
-    }
-    let jwk = js_sys::Object::new();
-    for (name, value) in [("kty", "RSA"), ("alg", "RS256"), ("n", &n), ("e", &e)] {
-        js_sys::Reflect::set(&jwk, &name.into(), &value.into()).map_err(backend)?;
-    }
-    let algorithm = js_sys::Object::new();
-    for (name, value) in [("name", RS256), ("hash", "SHA-256")] {
-        js_sys::Reflect::set(&algorithm, &name.into(), &value.into()).map_err(backend)?;
-    }
-    let promise = subtle()?
-        .import_key_with_object(
-            "jwk",
-            &jwk,
-            &algorithm,
-            false,
-            &Array::of1(&"verify".into()),
-        )
-        .map_err(backend)?;
-    let imported: CryptoKey = JsFuture::from(promise)
-        .await
-        .map_err(backend)?
-        .unchecked_into();
-    RSA_KEYS.with_borrow_mut(|m| {
-        // Keys rotate rarely; a flood of distinct keys cannot come from a
-        // configuration, but bound the map anyway.
-        if m.len() >= 16 {
-            m.clear();
+    imported(format!("rsa:{n}"), async {
+        let jwk = js_sys::Object::new();
+        for (name, value) in [("kty", "RSA"), ("alg", "RS256"), ("n", &n), ("e", &e)] {
+            js_sys::Reflect::set(&jwk, &name.into(), &value.into()).map_err(backend)?;
         }
-        m.insert(n, imported.clone());
-    });
-    Ok(imported)
+        let algorithm = js_sys::Object::new();
+        for (name, value) in [("name", RS256), ("hash", "SHA-256")] {
+            js_sys::Reflect::set(&algorithm, &name.into(), &value.into()).map_err(backend)?;
+        }
+        let usages = Array::of1(&"verify".into());
+        import_promise(subtle()?.import_key_with_object("jwk", &jwk, &algorithm, false, &usages))
+            .await
+    })
+    .await
 }
 
 /// RS256 through WebCrypto: the runtime's native RSA, not a bignum in wasm.

@@ -8,23 +8,50 @@ use worker::wasm_bindgen::JsValue;
 use super::audit::{self, audited_write, Entry};
 use super::{int, opt_text, text};
 
-pub(super) const COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
+/// The stored columns, as a literal (shared by [`COLUMNS`] and [`VIEW_COLUMNS`]).
+macro_rules! columns {
+    () => {
+        "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
     sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
     last_synced_at, created_at, updated_at, provider_info, refresh_failures, next_sync_at, sync_state, \
-    sync_retry_at, sync_failures, sync_failing_since, paused_reason";
+    sync_retry_at, sync_failures, sync_failing_since, paused_reason"
+    };
+}
 
-/// [`COLUMNS`] and what a view adds: the newest run and the data's coverage
-/// (each an index lookup).
-pub(super) const VIEW_COLUMNS: &str = "id, user_id, integration_id, display_name, auth_type, status, last_error, settings, \
-    sync_frequency_minutes, enabled, credentials, credentials_version, credential_hint, token_expires_at, \
-    last_synced_at, created_at, updated_at, provider_info, refresh_failures, next_sync_at, sync_state, \
-    sync_retry_at, sync_failures, sync_failing_since, paused_reason, \
-    (SELECT json_object('id', r.id, 'trigger', r.trigger, 'status', r.status, 'queued_at', r.queued_at, \
+/// What a view adds to a row of `datasources` (each an index lookup): the
+/// newest run as JSON, and the first and last instants of data held.
+macro_rules! last_run {
+    () => {
+        "(SELECT json_object('id', r.id, 'trigger', r.trigger, 'status', r.status, 'queued_at', r.queued_at, \
       'finished_at', r.finished_at, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged, \
       'error_class', r.error_class, 'error', r.error) \
-     FROM sync_runs r WHERE r.datasource_id = datasources.id ORDER BY r.queued_at DESC LIMIT 1) AS last_run, \
-    (SELECT MIN(s.first_period) FROM sync_streams s WHERE s.datasource_id = datasources.id) AS coverage_from, \
-    (SELECT MAX(s.cursor) FROM sync_streams s WHERE s.datasource_id = datasources.id) AS coverage_to";
+     FROM sync_runs r WHERE r.datasource_id = datasources.id ORDER BY r.queued_at DESC LIMIT 1)"
+    };
+}
+macro_rules! coverage_from {
+    () => {
+        "(SELECT MIN(s.first_period) FROM sync_streams s WHERE s.datasource_id = datasources.id)"
+    };
+}
+macro_rules! coverage_to {
+    () => {
+        "(SELECT MAX(s.cursor) FROM sync_streams s WHERE s.datasource_id = datasources.id)"
+    };
+}
+
+pub(super) const COLUMNS: &str = columns!();
+
+/// [`COLUMNS`] and what a view adds: the newest run and the data's coverage.
+pub(super) const VIEW_COLUMNS: &str = concat!(
+    columns!(),
+    ", ",
+    last_run!(),
+    " AS last_run, ",
+    coverage_from!(),
+    " AS coverage_from, ",
+    coverage_to!(),
+    " AS coverage_to"
+);
 
 pub struct NewRow<'a> {
     pub id: &'a str,
@@ -90,20 +117,23 @@ pub async fn get(db: &Db, user_id: &str, id: &str) -> worker::Result<Option<Reco
 /// A row of [`VIEW_COLUMNS`] but `credentials`, as one JSON object built by
 /// SQLite: a list page crosses from D1 to the Worker as one string per row
 /// instead of one value per column, and never carries the sealed secret.
-const LIST_ROW: &str = "json_object('id', d.id, 'user_id', d.user_id, 'integration_id', d.integration_id, \
-    'display_name', d.display_name, 'auth_type', d.auth_type, 'status', d.status, 'last_error', d.last_error, \
-    'settings', d.settings, 'sync_frequency_minutes', d.sync_frequency_minutes, 'enabled', d.enabled, \
-    'credentials_version', d.credentials_version, 'credential_hint', d.credential_hint, \
-    'token_expires_at', d.token_expires_at, 'last_synced_at', d.last_synced_at, 'created_at', d.created_at, \
-    'updated_at', d.updated_at, 'provider_info', d.provider_info, 'refresh_failures', d.refresh_failures, \
-    'next_sync_at', d.next_sync_at, 'sync_state', d.sync_state, 'sync_retry_at', d.sync_retry_at, \
-    'sync_failures', d.sync_failures, 'sync_failing_since', d.sync_failing_since, 'paused_reason', d.paused_reason, \
-    'last_run', (SELECT json_object('id', r.id, 'trigger', r.trigger, 'status', r.status, 'queued_at', r.queued_at, \
-      'finished_at', r.finished_at, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged, \
-      'error_class', r.error_class, 'error', r.error) \
-     FROM sync_runs r WHERE r.datasource_id = d.id ORDER BY r.queued_at DESC LIMIT 1), \
-    'coverage_from', (SELECT MIN(s.first_period) FROM sync_streams s WHERE s.datasource_id = d.id), \
-    'coverage_to', (SELECT MAX(s.cursor) FROM sync_streams s WHERE s.datasource_id = d.id))";
+const LIST_ROW: &str = concat!(
+    "json_object('id', id, 'user_id', user_id, 'integration_id', integration_id, \
+    'display_name', display_name, 'auth_type', auth_type, 'status', status, 'last_error', last_error, \
+    'settings', settings, 'sync_frequency_minutes', sync_frequency_minutes, 'enabled', enabled, \
+    'credentials_version', credentials_version, 'credential_hint', credential_hint, \
+    'token_expires_at', token_expires_at, 'last_synced_at', last_synced_at, 'created_at', created_at, \
+    'updated_at', updated_at, 'provider_info', provider_info, 'refresh_failures', refresh_failures, \
+    'next_sync_at', next_sync_at, 'sync_state', sync_state, 'sync_retry_at', sync_retry_at, \
+    'sync_failures', sync_failures, 'sync_failing_since', sync_failing_since, 'paused_reason', paused_reason, \
+    'last_run', ",
+    last_run!(),
+    ", 'coverage_from', ",
+    coverage_from!(),
+    ", 'coverage_to', ",
+    coverage_to!(),
+    ")"
+);
 
 #[derive(serde::Deserialize)]
 struct ListRow {
@@ -124,10 +154,11 @@ pub async fn list(
     let rows = db
         .prepare(format!(
             "SELECT {LIST_ROW} AS row, p.total AS total FROM \
-             (SELECT id, created_at, COUNT(*) OVER () AS total FROM datasources \
-              WHERE user_id = ?1 AND deleted_at IS NULL \
+             (SELECT id AS page_id, created_at AS page_created_at, COUNT(*) OVER () AS total \
+              FROM datasources WHERE user_id = ?1 AND deleted_at IS NULL \
               ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3) p \
-             JOIN datasources d ON d.id = p.id ORDER BY p.created_at DESC, p.id DESC"
+             JOIN datasources ON datasources.id = p.page_id \
+             ORDER BY p.page_created_at DESC, p.page_id DESC"
         ))
         .bind(&[text(user_id), int(limit.into()), int(offset.into())])?
         .all()

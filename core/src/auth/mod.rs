@@ -229,8 +229,7 @@ async fn verify_claims<F: JwksFetcher>(
     let claims = untrusted
         .deserialize_claims_unchecked::<ClerkClaims>()
         .map_err(|_| AuthError::Malformed)?;
-    let claims = &claims;
-    let session = check_claims(claims, config, now)?;
+    let session = check_claims(&claims, config, now)?;
     // check_claims refused a token without `exp`.
     let expires = claims.expiration.ok_or(AuthError::MissingClaim("exp"))?;
     Ok((session, expires, claims.not_before))
