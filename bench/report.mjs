@@ -12,8 +12,10 @@ export function table(result) {
   if (result.startup) {
     lines.push(
       `Start-up (median of ${result.settings.cold_starts}): ${result.startup.ms.toFixed(0)} ms from spawning workerd to the first two answers; ` +
-        `first request (GET /api/v1/integrations, once Miniflare is ready) ${result.startup.firstRequestMs.toFixed(1)} ms; ` +
-        `then the first D1 request (GET /api/v1/health) ${result.startup.firstD1Ms.toFixed(1)} ms`,
+        (result.startup.workerdFirstMs === undefined ? '' : `the client's first request (to the JS floor) ${result.startup.workerdFirstMs.toFixed(1)} ms; `) +
+        `then the Worker's first request (GET /api/v1/integrations) ${result.startup.firstRequestMs.toFixed(1)} ms; ` +
+        `then the first D1 request (GET /api/v1/health) ${result.startup.firstD1Ms.toFixed(1)} ms` +
+        (result.startup.floorFirstMs === undefined ? '' : `; the Rust floor's first request ${result.startup.floorFirstMs.toFixed(1)} ms`),
     );
   }
   if (result.scenarios) {

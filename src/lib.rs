@@ -27,6 +27,7 @@ use worker::{
 
 #[event(start)]
 fn start() {
+    app::warm();
     std::panic::set_hook(Box::new(|info| {
         // The message and stack go to the log first.
         console_error_panic_hook::hook(info);

@@ -33,6 +33,31 @@ fn cacheable<T: Serialize>(call: &Call<'_>, value: &T) -> Result<Reply, ApiError
     Ok(Reply::json(200, value)?.cacheable(MAX_AGE, if_none_match.as_deref()))
 }
 
+/// Builds the catalog and the body of its unfiltered list while the isolate
+/// starts (`#[event(start)]`), so the first request does not. On Workers an
+/// isolate starts while the TLS handshake is still under way, so this work is
+/// off every request's path.
+pub fn warm() {
+    let _ = memo(String::new(), &[]);
+}
+
+fn memo(key: String, pairs: &[(String, String)]) -> Result<Memo, ApiError> {
+    if let Some(memo) = LIST_BODIES.with_borrow(|m| m.get(&key).cloned()) {
+        return Ok(memo);
+    }
+    let query = query::ListQuery::parse(pairs)?;
+    let body = Reply::json(200, &query::list(catalog::catalog(), &query))?.body;
+    let tag = carbon_core::etag::etag(&body);
+    let memo = Rc::new((body, tag));
+    LIST_BODIES.with_borrow_mut(|m| {
+        if m.len() >= MEMO_CAPACITY {
+            m.clear();
+        }
+        m.insert(key, memo.clone());
+    });
+    Ok(memo)
+}
+
 /// GET /api/v1/integrations
 pub fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
     let key = call
@@ -41,19 +66,7 @@ pub fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
         .unwrap_or_default();
     let memo = match LIST_BODIES.with_borrow(|m| m.get(&key).cloned()) {
         Some(memo) => memo,
-        None => {
-            let query = query::ListQuery::parse(&call.query_pairs()?)?;
-            let body = Reply::json(200, &query::list(catalog::catalog(), &query))?.body;
-            let tag = carbon_core::etag::etag(&body);
-            let memo = Rc::new((body, tag));
-            LIST_BODIES.with_borrow_mut(|m| {
-                if m.len() >= MEMO_CAPACITY {
-                    m.clear();
-                }
-                m.insert(key, memo.clone());
-            });
-            memo
-        }
+        None => memo(key, &call.query_pairs()?)?,
     };
     let (body, tag) = memo.as_ref();
     let if_none_match = call.header("If-None-Match");
