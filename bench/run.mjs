@@ -308,6 +308,7 @@ async function requests(config, tokenFor) {
       name: 'JS + D1 floor (20 rows, one statement, no auth)',
       url: `http://127.0.0.1:${cfg.d1FloorPort}/?user=${BENCH_USER}`,
       route: null,
+      floor: 'd1',
     },
     { name: 'GET /api/v1/integrations', url: `${app}/api/v1/integrations`, route: 'GET /api/v1/integrations' },
     {
@@ -358,6 +359,7 @@ async function requests(config, tokenFor) {
   // Ratios are paired per round (the same minute of the machine), then the median taken.
   return scenarios.map((s, i) => ({
     name: s.name,
+    floor: s.floor,
     rps: median(rounds[i].map((x) => x.rps)),
     p50_ms: median(rounds[i].map((x) => x.p50_ms)),
     p99_ms: median(rounds[i].map((x) => x.p99_ms)),

@@ -178,7 +178,7 @@ async fn dispatch(
     // already show is wrong is refused before any other work.
     let policy = routes::body_policy(pattern);
     check_body_headers(&req, policy)?;
-    let (route, params) = match routes::resolve(method, path) {
+    let (route, params) = match routes::resolve_pattern(method, pattern, path) {
         RouteMatch::Found(route, params) => (route, params),
         RouteMatch::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),

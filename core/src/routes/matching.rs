@@ -25,9 +25,14 @@ pub enum RouteMatch {
 
 /// Finds the route for `method path`. HEAD is served by the GET route.
 pub fn resolve(method: &str, path: &str) -> RouteMatch {
-    let Some(pattern) = best_pattern(path) else {
-        return RouteMatch::NotFound;
-    };
+    match best_pattern(path) {
+        Some(pattern) => resolve_pattern(method, pattern, path),
+        None => RouteMatch::NotFound,
+    }
+}
+
+/// [`resolve`] once [`best_pattern`] has found `path`'s pattern.
+pub fn resolve_pattern(method: &str, pattern: &'static str, path: &str) -> RouteMatch {
     let wanted = if method == "HEAD" { "GET" } else { method };
     match ROUTES
         .iter()
@@ -55,6 +60,11 @@ pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
 /// The pattern matching `path` with the most literal segments, so
 /// `/integrations/categories` wins over `/integrations/{id}`.
 pub fn best_pattern(path: &str) -> Option<&'static str> {
+    // A pattern equal to the path has only literal segments, the most any
+    // match can have: no need to rank (most requests take this way).
+    if let Some(exact) = ROUTES.iter().find(|r| r.path == path) {
+        return Some(exact.path);
+    }
     ROUTES
         .iter()
         .map(|r| r.path)
