@@ -4,6 +4,8 @@
 
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { client } from './client.mjs';
+import { ensureChromium } from './lib/browser.mjs';
 import { setup } from './setup.mjs';
 import { BIN, ROOT, log, projectEnv, run } from './lib/toolchain.mjs';
 
@@ -12,8 +14,11 @@ log('cargo fmt --check');
 run('cargo', ['fmt', '--all', '--check']);
 log('cargo clippy');
 run('cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']);
+log('client/: generated types current with the OpenAPI document, and type-checked');
+client({ check: true });
 log('cargo test (native unit tests)');
 run('cargo', ['test', '--workspace']);
+ensureChromium();
 log('black-box tests (workerd)');
 const files = readdirSync(path.join(ROOT, 'tests'))
   .filter((f) => f.endsWith('.test.mjs'))

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BIN, ROOT, projectEnv } from '../../scripts/lib/toolchain.mjs';
 import { envLine } from '../../scripts/lib/devvars.mjs';
+import { checkedFetch } from './contract.mjs';
 
 const WRANGLER = path.join(BIN, 'wrangler');
 
@@ -85,7 +86,9 @@ export async function startWorker({ vars = null, persistDir = null, ready = 200 
         .map((l) => l.slice(l.indexOf('{"level"')))
         .filter((l) => l.startsWith('{"level"'))
         .map((l) => JSON.parse(l)),
-    fetch: (p, init) => fetch(`${url}${p}`, init),
+    /** fetch against the Worker; every response is checked against the
+     * OpenAPI document (tests/helpers/contract.mjs) and a mismatch throws. */
+    fetch: checkedFetch(url),
     /** Runs the cron handler, as the scheduler would. */
     scheduled: (cron) => fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}`),
     async stop({ keepData = false } = {}) {

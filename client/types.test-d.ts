@@ -1,0 +1,29 @@
+// Compile-time checks of the client's types (tsc only, never run). Every
+// line marked as an expected error must be one: types that grew too loose
+// fail the check as surely as types that are wrong.
+
+import type { Client, Schemas } from './index.ts';
+
+export async function checks(api: Client): Promise<void> {
+  // Results are the documented 2xx bodies.
+  const list: Schemas['IntegrationList'] = await api.get('/api/v1/integrations');
+  const ds: Schemas['Datasource'] = await api.get('/api/v1/datasources/{id}', { path: { id: 'ds_1' } });
+  void list;
+  void ds;
+
+  // @ts-expect-error: a path the API does not serve
+  await api.get('/api/v1/nope');
+  // @ts-expect-error: GET is not an operation of this path
+  await api.get('/api/v1/datasources/oauth/complete');
+  // @ts-expect-error: the path parameter is required
+  await api.get('/api/v1/datasources/{id}');
+  // @ts-expect-error: a required body member is missing
+  await api.post('/api/v1/datasources', { body: { display_name: 'x' } });
+  // @ts-expect-error: not one of the documented categories
+  await api.get('/api/v1/integrations', { query: { category: ['coal'] } });
+  // @ts-expect-error: the result is a Datasource, not a list
+  const wrong: Schemas['DatasourceList'] = await api.get('/api/v1/datasources/{id}', { path: { id: 'ds_1' } });
+  void wrong;
+  // An optional body may be left out.
+  await api.post('/api/v1/datasources/{id}/sync', { path: { id: 'ds_1' } });
+}
