@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BIN, ROOT, ensureRustTools, hashFiles, log, projectEnv, run } from './lib/toolchain.mjs';
+import { BIN, ROOT, ensureRustTools, hashFiles, log, projectEnv, run, runTimed } from './lib/toolchain.mjs';
 
 function listFiles(dir) {
   const abs = path.join(ROOT, dir);
@@ -35,6 +35,8 @@ const WASM_FEATURES = [
  * logged in full; its stack shows function indexes instead of names).
  */
 export function workerBuild(crateDir, tools) {
+  log('worker-build --release: cargo compiles the crates (a line per crate; about 3 minutes from scratch on 2 cores), then wasm-bindgen, wasm-opt -Oz (a minute or two, silent) and esbuild');
+  const t = Date.now();
   run(tools.workerBuild, ['--release'], {
     cwd: crateDir,
     env: projectEnv({
@@ -45,7 +47,8 @@ export function workerBuild(crateDir, tools) {
     }),
   });
   const wasm = path.join(crateDir, 'build', 'index_bg.wasm');
-  run(path.join(BIN, 'wasm-opt'), [wasm, '-o', wasm, '--strip-debug', '--strip-producers', ...WASM_FEATURES]);
+  log(`worker-build: done in ${((Date.now() - t) / 1000).toFixed(0)}s`);
+  runTimed('stripping the names section (wasm-opt)', path.join(BIN, 'wasm-opt'), [wasm, '-o', wasm, '--strip-debug', '--strip-producers', ...WASM_FEATURES]);
 }
 
 export function build({ force = false } = {}) {

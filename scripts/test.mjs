@@ -6,23 +6,25 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { client } from './client.mjs';
 import { ensureChromium } from './lib/browser.mjs';
-import { setup } from './setup.mjs';
-import { BIN, ROOT, log, projectEnv, run } from './lib/toolchain.mjs';
+import { SETUP_STEPS, setup } from './setup.mjs';
+import { BIN, ROOT, planSteps, projectEnv, run, step } from './lib/toolchain.mjs';
 
-setup();
-log('cargo fmt --check');
-run('cargo', ['fmt', '--all', '--check']);
-log('cargo clippy');
-run('cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']);
-log('client/: generated types current with the OpenAPI document, and type-checked');
-client({ check: true });
-log('cargo test (native unit tests)');
-run('cargo', ['test', '--workspace']);
-ensureChromium();
-log('black-box tests (workerd)');
 const files = readdirSync(path.join(ROOT, 'tests'))
   .filter((f) => f.endsWith('.test.mjs'))
   .map((f) => path.join('tests', f));
+planSteps(SETUP_STEPS + 6);
+setup();
+step('cargo fmt --check');
+run('cargo', ['fmt', '--all', '--check']);
+step('cargo clippy (compiles the workspace natively: a few minutes the first time)');
+run('cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']);
+step('client/: generated types current with the OpenAPI document, type-checked, bundled');
+client({ check: true });
+step('cargo test (native unit tests)');
+run('cargo', ['test', '--workspace']);
+step('a browser for the end-to-end test');
+ensureChromium();
+step(`black-box tests: ${files.length} files, each against the built Worker in workerd (about 10 minutes on 2 cores)`);
 // A hung test (or test file) fails after 10 minutes instead of holding CI
 // until its limit; the slowest file takes about 80 s on an idle machine and
 // under 4 minutes on a loaded one.

@@ -14,8 +14,35 @@ import path from 'node:path';
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 export const BIN = path.join(ROOT, 'node_modules', '.bin');
 
+const STARTED = Date.now();
+const elapsed = () => {
+  const s = Math.round((Date.now() - STARTED) / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
+
+/** A progress line, with the time since the command started. */
 export function log(msg) {
-  process.stderr.write(`[setup] ${msg}\n`);
+  process.stderr.write(`[setup +${elapsed()}] ${msg}\n`);
+}
+
+let stepNo = 0;
+let stepTotal = 0;
+/** Numbers the steps that follow: `[setup +12s] step 3/8: ...`. */
+export function planSteps(total) {
+  stepTotal = total;
+  stepNo = 0;
+}
+export function step(msg) {
+  stepNo += 1;
+  log(stepTotal ? `step ${stepNo}/${stepTotal}: ${msg}` : msg);
+}
+
+/** [run], then how long it took: for steps that print nothing meanwhile. */
+export function runTimed(label, cmd, args, opts = {}) {
+  const t = Date.now();
+  log(`${label}...`);
+  run(cmd, args, opts);
+  log(`${label}: done in ${((Date.now() - t) / 1000).toFixed(0)}s`);
 }
 
 /** Runs a command, inheriting stdio; throws on failure. */
