@@ -19,7 +19,7 @@ export async function solarIntegrations(api: Client): Promise<Schemas['Integrati
 /** Connecting a provider by API key; a rejected key is a 422 problem. */
 export async function connectByKey(
   api: Client,
-  integrationId: string,
+  integrationId: Schemas['CreateDatasource']['integration_id'],
   credentials: Record<string, string>,
 ): Promise<Schemas['Datasource'] | Schemas['Problem']> {
   try {
@@ -33,7 +33,10 @@ export async function connectByKey(
 }
 
 /** Starting an OAuth connection: where to send the user's popup. */
-export async function startOAuth(api: Client, integrationId: string): Promise<Schemas['Authorization']> {
+export async function startOAuth(
+  api: Client,
+  integrationId: Schemas['AuthorizeRequest']['integration_id'],
+): Promise<Schemas['Authorization']> {
   return api.post('/api/v1/datasources/oauth/authorize', { body: { integration_id: integrationId } });
 }
 

@@ -16,7 +16,8 @@ export type CallbackResult = Schemas['CallbackResult'];
 export type CompleteResult = Schemas['CompleteResult'];
 
 export interface PopupOptions {
-  integrationId: string;
+  /** One of the integrations connected with OAuth (the document lists them). */
+  integrationId: Schemas['AuthorizeRequest']['integration_id'];
   displayName?: string;
   /** Re-authorise this datasource instead of creating one. */
   datasourceId?: string;

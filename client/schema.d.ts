@@ -866,7 +866,11 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         CreateDatasource: {
-            integration_id: string;
+            /**
+             * @description An integration this operation connects: one with an API key or basic credentials the provider checks, or one fed by people (file upload, typed readings, webhooks). OAuth integrations start at POST /api/v1/datasources/oauth/authorize; the rest of the catalog cannot be connected yet.
+             * @enum {string}
+             */
+            integration_id: "sage-50" | "openai" | "anthropic" | "mistral-ai" | "cohere" | "hugging-face" | "octopus-energy" | "british-gas" | "edf-energy" | "scottish-power" | "ovo-energy" | "eon-next" | "good-energy" | "ecotricity" | "utilita" | "so-energy" | "outfox-the-market" | "drax-energy-solutions" | "smartestenergy" | "pod-point" | "ohme" | "wallbox" | "allstar-fuel-cards" | "shell-fleet" | "csv-upload" | "manual-entry" | "generic-webhook" | "emporia-vue" | "sap-concur" | "navan" | "uber-for-business" | "trainline-business" | "thames-water" | "severn-trent" | "united-utilities" | "anglian-water" | "yorkshire-water" | "castle-water" | "wave-utilities";
             /** @description Defaults to the integration's name */
             display_name?: string;
             /** @description The credential fields the catalog entry declares, all required */
@@ -927,7 +931,11 @@ export interface components {
             };
         };
         AuthorizeRequest: {
-            integration_id: string;
+            /**
+             * @description An integration connected with OAuth 2.0
+             * @enum {string}
+             */
+            integration_id: "xero" | "enphase";
             display_name?: string;
             /** @description Re-authorise this existing datasource */
             datasource_id?: string;

@@ -19,6 +19,8 @@ export async function checks(api: Client): Promise<void> {
   await api.get('/api/v1/datasources/{id}');
   // @ts-expect-error: a required body member is missing
   await api.post('/api/v1/datasources', { body: { display_name: 'x' } });
+  // @ts-expect-error: not an integration connected by OAuth
+  await api.post('/api/v1/datasources/oauth/authorize', { body: { integration_id: 'openai' } });
   // @ts-expect-error: not one of the documented categories
   await api.get('/api/v1/integrations', { query: { category: ['coal'] } });
   // @ts-expect-error: the result is a Datasource, not a list

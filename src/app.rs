@@ -79,7 +79,9 @@ struct Outcome {
 pub async fn handle(req: Request, env: Env) -> Response {
     let started = js_sys::Date::now();
     let request_id = new_request_id();
-    let method = req.method().to_string();
+    // The method as sent: workers-rs maps a method it does not know (QUERY,
+    // PROPFIND...) to GET, which would serve it as a GET.
+    let method = req.inner().method();
     // Parsed once: the path routes, the query goes to the handler.
     let url = req.url().ok();
     let path = url

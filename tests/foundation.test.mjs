@@ -59,6 +59,14 @@ describe('routing errors', () => {
     assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
     await expectProblem(assert, res, 405);
   });
+
+  test('a method the platform does not know is a 405, not served as GET', async () => {
+    for (const method of ['QUERY', 'PROPFIND']) {
+      const res = await worker.fetch('/api/v1/integrations', { method });
+      assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS', method);
+      await expectProblem(assert, res, 405);
+    }
+  });
 });
 
 describe('request bodies', () => {

@@ -26,3 +26,4 @@ pub mod routes;
 pub mod sync;
 pub mod uploads;
 pub mod webhooks;
+pub mod whole;

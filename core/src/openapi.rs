@@ -18,6 +18,33 @@ mod tests {
 
     const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 
+    /// The document states which integrations each way of connecting takes,
+    /// exactly as the code decides it: a generated client (or a property-based
+    /// tester) then only sends ids the API accepts.
+    #[test]
+    fn integration_id_enums_are_what_the_code_connects() {
+        use crate::datasources::{ids_connected_by, Connect};
+        let doc = doc();
+        for (schema, method) in [
+            ("CreateDatasource", Connect::Direct),
+            ("AuthorizeRequest", Connect::OAuth),
+        ] {
+            let listed: Vec<&str> = doc["components"]["schemas"][schema]["properties"]
+                ["integration_id"]["enum"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let expected = ids_connected_by(method);
+            assert!(!expected.is_empty());
+            assert_eq!(
+                listed,
+                expected,
+                "{schema}.integration_id.enum should be {}",
+                serde_json::to_string(&expected).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn every_route_is_documented() {
         let doc = doc();

@@ -15,7 +15,10 @@ use crate::catalog;
 use crate::catalog::model::Integration;
 
 pub use complete::{CompleteBody, Completion};
-pub use requests::{integration, AuthorizeBody, Changes, CreateBody, NewDatasource, UpdateBody};
+pub use requests::{
+    connect_method, ids_connected_by, integration, AuthorizeBody, Changes, Connect, CreateBody,
+    NewDatasource, UpdateBody,
+};
 
 pub const DEFAULT_SYNC_MINUTES: u32 = 1440;
 pub const MIN_SYNC_MINUTES: u32 = 15;

@@ -25,6 +25,7 @@ pub struct CreateBody {
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
     pub settings: Option<Value>,
+    #[serde(default, deserialize_with = "crate::whole::optional_u32")]
     pub sync_frequency_minutes: Option<u32>,
 }
 
@@ -44,6 +45,7 @@ pub struct NewDatasource {
 pub struct UpdateBody {
     pub display_name: Option<String>,
     pub settings: Option<Value>,
+    #[serde(default, deserialize_with = "crate::whole::optional_u32")]
     pub sync_frequency_minutes: Option<u32>,
     pub enabled: Option<bool>,
     pub credentials: Option<BTreeMap<String, String>>,
@@ -194,19 +196,49 @@ fn trimmed(map: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// How a datasource for an integration is created, if it can be yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    /// `POST /api/v1/datasources`: with credentials the provider checks, or
+    /// none for data people send (files, typed readings, webhooks).
+    Direct,
+    /// `POST /api/v1/datasources/oauth/authorize`, then the callback.
+    OAuth,
+}
+
+pub fn connect_method(i: &Integration) -> Option<Connect> {
+    match providers::provider(&i.id) {
+        None if i.auth_type.fed_by_people() => Some(Connect::Direct),
+        None => None,
+        Some(p) if p.oauth().is_some() => Some(Connect::OAuth),
+        Some(_) => Some(Connect::Direct),
+    }
+}
+
+/// The catalog ids connected by `method`, in catalog order (the OpenAPI
+/// document lists them as the `integration_id` enums).
+pub fn ids_connected_by(method: Connect) -> Vec<&'static str> {
+    catalog::catalog()
+        .entries()
+        .iter()
+        .filter(|e| connect_method(&e.integration) == Some(method))
+        .map(|e| e.integration.id.as_str())
+        .collect()
+}
+
 impl CreateBody {
     pub fn validate(self) -> Result<NewDatasource, ApiError> {
         let entry = integration(&self.integration_id, "integration_id")?;
         let i = &entry.integration;
-        match providers::provider(&i.id) {
-            None if i.auth_type.fed_by_people() => {}
+        match connect_method(i) {
+            Some(Connect::Direct) => {}
             None => {
                 return Err(ApiError::unprocessable(
                     "integration_id",
                     format!("connecting {} is not supported yet", i.name),
                 ))
             }
-            Some(p) if p.oauth().is_some() => {
+            Some(Connect::OAuth) => {
                 return Err(ApiError::unprocessable(
                     "integration_id",
                     format!(
@@ -215,7 +247,6 @@ impl CreateBody {
                     ),
                 ))
             }
-            Some(_) => {}
         }
         let mut errors = Errors::default();
         let display_name = check_name(&mut errors, self.display_name.as_deref(), &i.name);

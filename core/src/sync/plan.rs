@@ -53,8 +53,7 @@ pub const MAX_HORIZON_DAYS: u64 = 3_660;
 
 /// The horizon a datasource's settings ask for, when valid.
 pub fn horizon_setting(settings: &serde_json::Value) -> Option<Duration> {
-    settings["sync_horizon_days"]
-        .as_u64()
+    crate::whole::as_whole(&settings["sync_horizon_days"])
         .filter(|d| (1..=MAX_HORIZON_DAYS).contains(d))
         .map(|d| Duration::days(d as i64))
 }
