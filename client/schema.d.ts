@@ -888,8 +888,11 @@ export interface components {
                     factor?: number;
                     source?: string;
                 };
-                /** @description Pin one DESNZ edition (e.g. desnz-2024) for every year instead of each year's own. */
-                emission_factor_edition?: string;
+                /**
+                 * @description Pin one DESNZ edition (e.g. desnz-2024) for every year instead of each year's own.
+                 * @enum {string}
+                 */
+                emission_factor_edition?: "desnz-2023" | "desnz-2024" | "desnz-2025" | "desnz-2026";
                 /**
                  * @description regional (default): half-hourly values with a known GB region take the region's half-hourly intensity; national: the DESNZ UK factor throughout.
                  * @enum {string}
@@ -914,8 +917,11 @@ export interface components {
                     factor?: number;
                     source?: string;
                 };
-                /** @description Pin one DESNZ edition (e.g. desnz-2024) for every year instead of each year's own. */
-                emission_factor_edition?: string;
+                /**
+                 * @description Pin one DESNZ edition (e.g. desnz-2024) for every year instead of each year's own.
+                 * @enum {string}
+                 */
+                emission_factor_edition?: "desnz-2023" | "desnz-2024" | "desnz-2025" | "desnz-2026";
                 /**
                  * @description regional (default): half-hourly values with a known GB region take the region's half-hourly intensity; national: the DESNZ UK factor throughout.
                  * @enum {string}
@@ -982,7 +988,7 @@ export interface components {
             code?: string;
             error?: string;
             error_description?: string;
-        };
+        } & (unknown | unknown);
         CompleteResult: {
             /** @enum {string} */
             status: "connected" | "cancelled";
@@ -1964,7 +1970,9 @@ export interface operations {
             query?: {
                 datasource_id?: string;
                 activity_type?: "electricity_import" | "electricity_export" | "electricity_consumption" | "gas" | "solar_generation" | "spend" | "ai_tokens" | "fuel" | "water" | "heat" | "travel" | "waste" | "refrigerant";
+                /** @description A date (2026-01-31, UTC midnight) or an RFC 3339 time */
                 from?: string;
+                /** @description A date (2026-01-31, UTC midnight) or an RFC 3339 time */
                 to?: string;
                 granularity?: "raw" | "day" | "month";
                 tz?: "UTC" | "Europe/London";
@@ -1994,7 +2002,9 @@ export interface operations {
     listEmissions: {
         parameters: {
             query?: {
+                /** @description A date (2026-01-31, UTC midnight) or an RFC 3339 time */
                 from?: string;
+                /** @description A date (2026-01-31, UTC midnight) or an RFC 3339 time */
                 to?: string;
                 datasource_id?: string;
                 /** @description 1, 2 or 3; 0 for avoided emissions (outside the inventory) */
@@ -2068,7 +2078,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description e.g. desnz-2025 */
-                edition?: string;
+                edition?: "desnz-2023" | "desnz-2024" | "desnz-2025" | "desnz-2026";
                 /** @description A key prefix, e.g. electricity.uk */
                 key?: string;
             };
@@ -2153,6 +2163,7 @@ export interface operations {
             query?: {
                 /** @description A date (UTC midnight) or an RFC 3339 instant. */
                 from?: string;
+                /** @description A date (2026-01-31, UTC midnight) or an RFC 3339 time */
                 to?: string;
                 group_by?: "month" | "scope" | "category" | "datasource";
                 method?: "location" | "market";

@@ -45,6 +45,44 @@ mod tests {
         }
     }
 
+    /// Every `enum` the document gives an edition (the factors query, the
+    /// pinned edition setting) is the editions held, in order.
+    #[test]
+    fn edition_enums_are_the_editions_held() {
+        let held: Vec<Value> = crate::emissions::factors::factors()
+            .editions
+            .iter()
+            .map(|e| Value::from(e.id.as_str()))
+            .collect();
+        let text = DOCUMENT;
+        let doc = doc();
+        let mut found = 0;
+        fn walk(v: &Value, key: Option<&str>, held: &[Value], found: &mut usize) {
+            match v {
+                Value::Object(map) => {
+                    let named = matches!(key, Some("emission_factor_edition"))
+                        || map.get("name").and_then(Value::as_str) == Some("edition");
+                    if named {
+                        let schema = map.get("schema").unwrap_or(v);
+                        assert_eq!(schema["enum"].as_array().map(Vec::as_slice), Some(held));
+                        *found += 1;
+                    }
+                    for (k, child) in map {
+                        walk(child, Some(k), held, found);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|i| walk(i, None, held, found)),
+                _ => {}
+            }
+        }
+        walk(&doc, None, &held, &mut found);
+        assert!(
+            found >= 2,
+            "found {found} edition schemas in {} bytes",
+            text.len()
+        );
+    }
+
     #[test]
     fn every_route_is_documented() {
         let doc = doc();

@@ -148,12 +148,28 @@ export function violation({ method, path, status, contentType, body }) {
 }
 
 /**
+ * fetch, once more for a GET or HEAD whose pooled keep-alive connection the
+ * server had already closed (undici reports `other side closed` before any
+ * byte of the answer): a test that pauses for seconds (a wrangler d1 command
+ * on a loaded machine) can outlast the server's idle timeout.
+ */
+async function fetchRetryingStale(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    const idempotent = ['GET', 'HEAD'].includes((init.method ?? 'GET').toUpperCase());
+    if (idempotent && err?.cause?.code === 'UND_ERR_SOCKET') return fetch(url, init);
+    throw err;
+  }
+}
+
+/**
  * `fetch` that checks each response against the document and throws on a
  * mismatch, naming the operation, the status and the schema errors.
  */
 export function checkedFetch(base) {
   return async (path, init = {}) => {
-    const res = await fetch(`${base}${path}`, init);
+    const res = await fetchRetryingStale(`${base}${path}`, init);
     const url = new URL(`${base}${path}`);
     // The test scheduler's own route is wrangler's, not the API's.
     if (url.pathname.startsWith('/__')) return res;
