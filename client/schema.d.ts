@@ -942,9 +942,10 @@ export interface components {
              * @enum {string}
              */
             integration_id: "xero" | "enphase";
+            /** @description Defaults to the integration's name; given, 1 to 200 characters once trimmed */
             display_name?: string;
-            /** @description Re-authorise this existing datasource */
-            datasource_id?: string;
+            /** @description Re-authorise this existing datasource (null: a new one) */
+            datasource_id?: string | null;
         };
         Authorization: {
             /** Format: uri */

@@ -132,6 +132,16 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     assert.deepEqual(scopes, ['accounting.banktransactions.read', 'accounting.invoices.read', 'accounting.settings.read', 'offline_access']);
   });
 
+  test('authorize checks a name as create does; a null datasource_id is no datasource_id', async () => {
+    for (const display_name of ['', '   ', 'x'.repeat(201)]) {
+      const res = await api('user_x', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero', display_name });
+      assert.equal(res.status, 422, JSON.stringify(display_name));
+      assert.equal(res.body.field, 'display_name');
+    }
+    const ok = await api('user_x', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero', datasource_id: null });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  });
+
   test('a forwarded authorization URL cannot connect anyone else\'s organisation to its requester', async () => {
     // Mallory starts an authorisation and sends the provider URL to Victor.
     const auth = await api('user_mallory', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' });

@@ -82,13 +82,13 @@ pub async fn authorize(
             ));
         }
     }
+    // As create checks it: absent takes the integration's name; given, it
+    // must have 1 to 200 characters once trimmed.
     let display_name = body
         .display_name
         .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    let display_name = display_name.unwrap_or(&entry.integration.name);
-    if display_name.chars().count() > 200 {
+        .map_or(entry.integration.name.as_str(), str::trim);
+    if display_name.is_empty() || display_name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "display_name",
             "must be 1 to 200 characters",
