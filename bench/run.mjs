@@ -237,8 +237,9 @@ async function main() {
   if (wants('startup')) {
     log(`measuring ${COLD_STARTS} cold starts`);
     const starts = [];
+    const floorDir = buildFloor();
     for (let i = 0; i < COLD_STARTS; i++) {
-      const server = await startServer(await config({ floorDir: buildFloor(), floorPort: await freePort() }));
+      const server = await startServer(await config({ floorDir, floorPort: await freePort() }));
       starts.push(server);
       await stopServer(server);
     }

@@ -26,13 +26,10 @@ after(async () => {
   await Promise.all([oai?.close(), xr?.close()]);
 });
 
-/** The client with its fetch routed through the suite's contract check. */
-const apiFor = (user) =>
-  createClient({
-    baseUrl: worker.url,
-    token: () => issuer.token(user),
-    fetch: (input, init) => worker.fetch(String(input).slice(worker.url.length), init),
-  });
+/** fetch for the client, routed through the suite's contract check. */
+const checked = (input, init) => worker.fetch(String(input).slice(worker.url.length), init);
+/** The client as a signed-in user. */
+const apiFor = (user) => createClient({ baseUrl: worker.url, token: () => issuer.token(user), fetch: checked });
 
 test('listing the catalog: typed query parameters, form-exploded arrays', async () => {
   const solar = await solarIntegrations(apiFor('user_c1'));
@@ -66,7 +63,7 @@ test('problems are thrown as ApiError with the problem document', async () => {
     assert.match(err.problem.request_id, /^[0-9a-f]{32}$/);
     return true;
   });
-  const anonymous = createClient({ baseUrl: worker.url, fetch: (input, init) => worker.fetch(String(input).slice(worker.url.length), init) });
+  const anonymous = createClient({ baseUrl: worker.url, fetch: checked });
   await assert.rejects(anonymous.get('/api/v1/datasources'), (err) => err instanceof ApiError && err.status === 401);
 });
 

@@ -7,14 +7,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { document } from './helpers/contract.mjs';
+import { deref, document } from './helpers/contract.mjs';
 
 const operations = new Map();
 for (const [path, item] of Object.entries(document.paths)) {
   for (const [method, op] of Object.entries(item)) if (op?.operationId) operations.set(op.operationId, { path, method, op });
 }
-const at = (ref) => ref.slice(2).split('/').map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~')).reduce((o, t) => o?.[t], document);
-const deref = (o) => (o?.$ref ? deref(at(o.$ref)) : o);
 const pathParams = (op) => (op.parameters ?? []).map(deref).filter((p) => p.in === 'path').map((p) => p.name);
 
 /** The schema a JSON Pointer into a response body lands on, or undefined. */

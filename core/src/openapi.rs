@@ -54,7 +54,6 @@ mod tests {
             .iter()
             .map(|e| Value::from(e.id.as_str()))
             .collect();
-        let text = DOCUMENT;
         let doc = doc();
         let mut found = 0;
         fn walk(v: &Value, key: Option<&str>, held: &[Value], found: &mut usize) {
@@ -76,11 +75,7 @@ mod tests {
             }
         }
         walk(&doc, None, &held, &mut found);
-        assert!(
-            found >= 2,
-            "found {found} edition schemas in {} bytes",
-            text.len()
-        );
+        assert!(found >= 2, "found {found} edition schemas");
     }
 
     #[test]

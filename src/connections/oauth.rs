@@ -82,18 +82,7 @@ pub async fn authorize(
             ));
         }
     }
-    // As create checks it: absent takes the integration's name; given, it
-    // must have 1 to 200 characters once trimmed.
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map_or(entry.integration.name.as_str(), str::trim);
-    if display_name.is_empty() || display_name.chars().count() > 200 {
-        return Err(ApiError::unprocessable(
-            "display_name",
-            "must be 1 to 200 characters",
-        ));
-    }
+    let display_name = body.checked_name(&entry.integration.name)?;
     let state = random_token(random::bytes());
     let hash = state_hash(&state);
     let verifier = spec.pkce.then(|| random_token(random::bytes()));
@@ -121,7 +110,7 @@ pub async fn authorize(
             user_id,
             integration_id: &entry.integration.id,
             datasource_id: body.datasource_id.as_deref(),
-            display_name,
+            display_name: &display_name,
             code_verifier: sealed_verifier.as_deref(),
             redirect_uri: &redirect,
             created_at: &timestamp(now),

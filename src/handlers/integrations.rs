@@ -38,14 +38,19 @@ fn cacheable<T: Serialize>(call: &Call<'_>, value: &T) -> Result<Reply, ApiError
 /// isolate starts while the TLS handshake is still under way, so this work is
 /// off every request's path.
 pub fn warm() {
-    let _ = memo(String::new(), &[]);
+    let _ = memo(String::new(), || Ok(Vec::new()));
 }
 
-fn memo(key: String, pairs: &[(String, String)]) -> Result<Memo, ApiError> {
+/// The list body and ETag for the query string `key`, made from its
+/// parameters (`pairs`, parsed only when the body is not kept yet).
+fn memo(
+    key: String,
+    pairs: impl FnOnce() -> Result<Vec<(String, String)>, ApiError>,
+) -> Result<Memo, ApiError> {
     if let Some(memo) = LIST_BODIES.with_borrow(|m| m.get(&key).cloned()) {
         return Ok(memo);
     }
-    let query = query::ListQuery::parse(pairs)?;
+    let query = query::ListQuery::parse(&pairs()?)?;
     let body = Reply::json(200, &query::list(catalog::catalog(), &query))?.body;
     let tag = carbon_core::etag::etag(&body);
     let memo = Rc::new((body, tag));
@@ -64,10 +69,7 @@ pub fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
         .url
         .map(|u| u.query().unwrap_or("").to_owned())
         .unwrap_or_default();
-    let memo = match LIST_BODIES.with_borrow(|m| m.get(&key).cloned()) {
-        Some(memo) => memo,
-        None => memo(key, &call.query_pairs()?)?,
-    };
+    let memo = memo(key, || call.query_pairs())?;
     let (body, tag) = memo.as_ref();
     let if_none_match = call.header("If-None-Match");
     Ok(Reply::raw(200, "application/json", body.clone()).tagged(

@@ -63,9 +63,8 @@ const at = (pointer) =>
     .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'))
     .reduce((o, t) => o?.[t], document);
 
-/** Follows `$ref`s from `pointer`; returns the final pointer and object. */
-function follow(pointer) {
-  let obj = at(pointer);
+/** Follows `$ref`s from `obj` (found at `pointer`); returns the final pointer and object. */
+function followFrom(pointer, obj) {
   for (let i = 0; obj?.$ref; i++) {
     if (i > 10 || !obj.$ref.startsWith('#/')) throw new Error(`unusable $ref ${obj.$ref}`);
     pointer = obj.$ref.slice(1);
@@ -73,6 +72,12 @@ function follow(pointer) {
   }
   return { pointer, obj };
 }
+
+/** Follows `$ref`s from `pointer`; returns the final pointer and object. */
+const follow = (pointer) => followFrom(pointer, at(pointer));
+
+/** A document object with its `$ref`s followed. */
+export const deref = (obj) => followFrom(null, obj).obj;
 
 /** The documented path template for a concrete path, literal segments first (as the router ranks them). */
 export function templateFor(path) {

@@ -267,6 +267,17 @@ impl CreateBody {
     }
 }
 
+impl AuthorizeBody {
+    /// The name the connection will have, checked as create checks it:
+    /// absent takes `fallback` (the integration's name); given, 1 to 200
+    /// characters once trimmed.
+    pub fn checked_name(&self, fallback: &str) -> Result<String, ApiError> {
+        let mut errors = Errors::default();
+        let name = check_name(&mut errors, self.display_name.as_deref(), fallback);
+        errors.finish(name)
+    }
+}
+
 impl UpdateBody {
     pub fn validate(self, integration: &Integration) -> Result<Changes, ApiError> {
         let mut errors = Errors::default();
