@@ -107,6 +107,16 @@ describe('connecting with an API key', () => {
     const extra = await api('user_a', 'POST', '/api/v1/datasources', { ...octopusBody(), admin: true });
     assert.equal(extra.status, 422);
     assert.equal(extra.body.field, 'admin');
+    // null is not "left out": the document types no field nullable here.
+    for (const [field, value] of [['display_name', null], ['sync_frequency_minutes', null], ['settings', null]]) {
+      const res = await api('user_a', 'POST', '/api/v1/datasources', { ...octopusBody(), [field]: value });
+      assert.equal(res.status, 422, field);
+      assert.equal(res.body.field, field);
+      assert.match(res.body.detail, /must not be null/);
+    }
+    const nullSetting = await api('user_a', 'POST', '/api/v1/datasources', { ...octopusBody(), settings: { scope2_location: null } });
+    assert.equal(nullSetting.status, 422);
+    assert.equal(nullSetting.body.field, 'settings.scope2_location');
     assert.equal(await count('user_a'), before);
   });
 

@@ -158,8 +158,10 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     assert.equal(victor.status, 400);
     assert.equal(victor.body.type, '/problems/bad-request');
     // ...and Mallory holds the state but not the code Victor's browser got.
+    // The provider answers invalid_grant: a 422 on the code, not a gateway error.
     const guessed = await complete('user_mallory', { state: auth.body.state, code: 'not-the-code' });
-    assert.equal(guessed.status, 502);
+    assert.equal(guessed.status, 422);
+    assert.equal(guessed.body.errors[0].field, 'code');
     assert.equal(count(), before, 'nothing was stored for anyone');
     assert.equal((await api('user_mallory', 'GET', '/api/v1/datasources')).body.pagination.total, 0);
     assert.equal((await api('user_victor', 'GET', '/api/v1/datasources')).body.pagination.total, 0);

@@ -86,6 +86,13 @@ test('a file-upload integration connects without credentials and offers its temp
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
   assert.equal(ok.body.inserted, 2);
   await expectProblem(assert, await worker.fetch('/api/v1/uploads/templates/coal.csv'), 404);
+  // A datasource that takes files has nothing to sync: the state of the
+  // target, not the request, is the problem (409, as `check` answers).
+  const sync = await api('user_up', 'POST', `/api/v1/datasources/${energy}/sync`, {});
+  assert.equal(sync.status, 409, JSON.stringify(sync.body));
+  assert.match(sync.body.detail, /cannot sync/);
+  const endpoints = await api('user_up', 'POST', `/api/v1/datasources/${energy}/webhook-endpoints`);
+  assert.equal(endpoints.status, 201, 'file-fed datasources take pushes too');
 });
 
 test('a good file is stored whole as an upload run; the same file again changes nothing', async () => {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod etag;
 pub mod intensity;
 pub mod log;
+pub mod nonnull;
 pub mod oauth;
 pub mod oauth_page;
 pub mod openapi;

@@ -45,6 +45,109 @@ mod tests {
         }
     }
 
+    /// `CreateDatasource.oneOf`: one branch per credential shape, naming
+    /// the integrations that take it and each field's pattern, exactly as
+    /// `check_credentials` applies them (all fields required, no others).
+    #[test]
+    fn create_states_each_integrations_credentials() {
+        use crate::datasources::{ids_connected_by, Connect, MAX_FIELD};
+        use serde_json::json;
+        let mut branches: Vec<(Value, Vec<&str>)> = Vec::new();
+        for id in ids_connected_by(Connect::Direct) {
+            let entry = crate::catalog::catalog().get(id).unwrap();
+            let fields = &entry.integration.credential_fields;
+            let credentials = if fields.is_empty() {
+                json!({"type": "object", "maxProperties": 0})
+            } else {
+                let props: serde_json::Map<String, Value> = fields
+                    .iter()
+                    .map(|f| {
+                        let pattern = f.pattern.clone().unwrap_or_else(|| "\\S".into());
+                        let schema = json!({"type": "string", "minLength": 1, "maxLength": MAX_FIELD, "pattern": pattern});
+                        (f.name.clone(), schema)
+                    })
+                    .collect();
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                json!({"type": "object", "additionalProperties": false, "required": names, "properties": props})
+            };
+            match branches.iter_mut().find(|(c, _)| *c == credentials) {
+                Some((_, ids)) => ids.push(id),
+                None => branches.push((credentials, vec![id])),
+            }
+        }
+        let expected: Vec<Value> = branches
+            .into_iter()
+            .map(|(credentials, ids)| {
+                let required: &[&str] = if credentials["maxProperties"] == 0 {
+                    &["integration_id"]
+                } else {
+                    &["integration_id", "credentials"]
+                };
+                json!({
+                    "required": required,
+                    "properties": {"integration_id": {"enum": ids}, "credentials": credentials},
+                })
+            })
+            .collect();
+        let doc = doc();
+        let listed = &doc["components"]["schemas"]["CreateDatasource"]["oneOf"];
+        assert_eq!(
+            listed,
+            &Value::from(expected.clone()),
+            "CreateDatasource.oneOf should be {}",
+            serde_json::to_string(&expected).unwrap()
+        );
+    }
+
+    /// `Reading` names every column a reading may carry and no other, with
+    /// the data types and units the templates hold.
+    #[test]
+    fn a_reading_is_the_templates_columns() {
+        use crate::uploads::known_columns;
+        use crate::uploads::templates::TEMPLATES;
+        let doc = doc();
+        let reading = &doc["components"]["schemas"]["Reading"];
+        let props = reading["properties"].as_object().unwrap();
+        let mut listed: Vec<&str> = props.keys().map(String::as_str).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, known_columns());
+        assert_eq!(reading["additionalProperties"], false);
+        assert_eq!(
+            reading["required"],
+            serde_json::json!(["start", "end", "quantity", "unit"])
+        );
+        let types: Vec<&str> = TEMPLATES.iter().map(|t| t.data_type).collect();
+        let mut units: Vec<&str> = Vec::new();
+        for name in TEMPLATES
+            .iter()
+            .flat_map(|t| t.units.iter().flat_map(|u| u.names))
+        {
+            if !units.contains(name) {
+                units.push(name);
+            }
+        }
+        let enum_of = |k: &str| serde_json::from_value::<Vec<String>>(props[k]["enum"].clone());
+        assert_eq!(
+            enum_of("type").unwrap(),
+            types,
+            "{}",
+            serde_json::to_string(&types).unwrap()
+        );
+        assert_eq!(
+            enum_of("unit").unwrap(),
+            units,
+            "{}",
+            serde_json::to_string(&units).unwrap()
+        );
+        assert_eq!(props["start"], props["end"]);
+        let scalar = serde_json::json!({"type": ["string", "number", "boolean", "null"]});
+        for (name, schema) in props {
+            if !["type", "start", "end", "quantity", "unit"].contains(&name.as_str()) {
+                assert_eq!(schema, &scalar, "Reading.{name}");
+            }
+        }
+    }
+
     /// Every `enum` the document gives an edition (the factors query, the
     /// pinned edition setting) is the editions held, in order.
     #[test]

@@ -17,17 +17,30 @@ pub fn as_whole(value: &Value) -> Option<u64> {
     })
 }
 
-/// `#[serde(default, deserialize_with = "crate::whole::optional_u32")]`.
+/// `#[serde(default, deserialize_with = "crate::whole::optional_u32")]`:
+/// absent is `None`; `null`, like any value that is not a whole number, is
+/// refused (see [`crate::nonnull`]).
 pub fn optional_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => as_whole(&v)
+    match Value::deserialize(d)? {
+        Value::Null => Err(D::Error::custom(
+            "must not be null (leave the field out instead)",
+        )),
+        v => as_whole(&v)
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
             .ok_or_else(|| {
                 D::Error::custom(format!("invalid value: {v}, expected a whole number"))
             }),
     }
+}
+
+/// `#[serde(deserialize_with = "crate::whole::non_negative_i64")]`: a
+/// required whole number from 0 to 2^53, in any JSON spelling.
+pub fn non_negative_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = Value::deserialize(d)?;
+    as_whole(&v)
+        .and_then(|n| i64::try_from(n).ok())
+        .ok_or_else(|| D::Error::custom(format!("invalid value: {v}, expected a whole number")))
 }
 
 #[cfg(test)]
@@ -62,7 +75,7 @@ mod tests {
         assert_eq!(parse(r#"{"n": 60.0}"#).unwrap(), Some(60));
         assert_eq!(parse(r#"{"n": 60}"#).unwrap(), Some(60));
         assert_eq!(parse(r#"{}"#).unwrap(), None);
-        assert_eq!(parse(r#"{"n": null}"#).unwrap(), None);
+        assert!(parse(r#"{"n": null}"#).is_err());
         let err = parse(r#"{"n": 60.5}"#).unwrap_err().to_string();
         assert!(err.contains("expected a whole number"), "{err}");
         assert!(parse(r#"{"n": 4294967296}"#).is_err());

@@ -7,7 +7,7 @@ use carbon_core::catalog::Entry;
 use carbon_core::crypto;
 use carbon_core::datasources::{self, new_id, timestamp, Completion, Status, View};
 use carbon_core::error::ApiError;
-use carbon_core::oauth::{self, parse_token_response, state_hash, TokenSet};
+use carbon_core::oauth::{self, parse_token_response, state_hash, TokenError, TokenSet};
 use carbon_core::providers::{Probe, Provider};
 
 use super::callback::invalid_state;
@@ -91,9 +91,17 @@ pub async fn complete(
             detail: e.to_string(),
         })?;
     let tokens = parse_token_response(resp.status, &resp.body, ctx.now(), None).map_err(|e| {
-        ApiError::BadGateway {
+        match e {
+        // The code itself: unknown, spent or expired (RFC 6749 5.2). The
+        // state is spent too, so the user starts the connection again.
+        TokenError::InvalidGrant(_) => ApiError::unprocessable(
+            "code",
+            "the provider refused this code (unknown, used or expired); start the connection again",
+        ),
+        e => ApiError::BadGateway {
             detail: format!("the token exchange failed: {e}"),
-        }
+        },
+    }
     })?;
     let stored = store_grant(ctx, provider, &pending, entry, &tokens).await?;
     // The tokens are stored (a rotating refresh token must never exist only

@@ -29,15 +29,13 @@ pub async fn start(call: &Call<'_>) -> Result<Reply, ApiError> {
         .map_err(db_error)?
         .ok_or_else(|| not_found(id))?;
     if !carbon_core::providers::support(&rec.integration_id).sync {
-        return Err(ApiError::unprocessable(
-            "id",
-            "this integration cannot sync yet",
-        ));
+        return Err(ApiError::Conflict {
+            detail: "this integration cannot sync yet".into(),
+        });
     }
     if rec.enabled == 0 || rec.status != "active" {
-        return Err(ApiError::unprocessable(
-            "id",
-            format!(
+        return Err(ApiError::Conflict {
+            detail: format!(
                 "this datasource cannot sync while it is {}",
                 if rec.enabled == 0 {
                     "disabled"
@@ -45,7 +43,7 @@ pub async fn start(call: &Call<'_>) -> Result<Reply, ApiError> {
                     &rec.status
                 }
             ),
-        ));
+        });
     }
     limits::take(call.env, limits::DATASOURCE_CALLS, &rec.id).await?;
     limits::take(call.env, limits::PROVIDER_CALLS, user).await?;

@@ -33,19 +33,17 @@ async fn target(ctx: &Ctx<'_>, call: &Call<'_>) -> Result<(Record, Vec<&'static 
         .get(&rec.integration_id)
         .ok_or_else(|| ApiError::internal("a datasource's integration left the catalog"))?;
     if !entry.integration.auth_type.fed_by_people() {
-        return Err(ApiError::unprocessable(
-            "id",
-            format!(
+        return Err(ApiError::Conflict {
+            detail: format!(
                 "{} data arrives by sync, not by upload or typed readings",
                 entry.integration.name
             ),
-        ));
+        });
     }
     if rec.enabled == 0 {
-        return Err(ApiError::unprocessable(
-            "id",
-            "this datasource is disabled; enable it to add data",
-        ));
+        return Err(ApiError::Conflict {
+            detail: "this datasource is disabled; enable it to add data".into(),
+        });
     }
     limits::take(call.env, limits::DATA_WRITES, &rec.user_id).await?;
     Ok((rec, uploads::accepted_types(&entry.integration.data_types)))

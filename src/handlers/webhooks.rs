@@ -49,10 +49,9 @@ async fn datasource(
         .get(&rec.integration_id)
         .is_some_and(|e| e.integration.auth_type.fed_by_people());
     if !pushed {
-        return Err(ApiError::unprocessable(
-            "id",
-            "this datasource's data arrives by sync; webhook endpoints are for data your own systems send",
-        ));
+        return Err(ApiError::Conflict {
+            detail: "this datasource's data arrives by sync; webhook endpoints are for data your own systems send".into(),
+        });
     }
     Ok(rec)
 }

@@ -75,6 +75,14 @@ export async function xero({ clientId, clientSecret }) {
     if (req.method === 'POST' && req.url === '/revoke') return revoke(req, res);
     const end = res.end.bind(res);
     res.end = (content, ...rest) => {
+      // An unknown, spent or mismatched code: Xero answers as RFC 6749
+      // says (400, `invalid_grant`); the mock library sends a problem
+      // document instead.
+      if (req.url === '/token' && res.statusCode === 400 && String(res.getHeader('content-type')).includes('problem+json')) {
+        res.setHeader('content-type', 'application/json');
+        res.removeHeader('content-length');
+        return end(JSON.stringify({ error: 'invalid_grant' }));
+      }
       if (req.rawStatus) {
         res.statusCode = req.rawStatus;
         res.setHeader('content-type', 'text/html');

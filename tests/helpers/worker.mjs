@@ -31,13 +31,16 @@ export function freePort() {
  *   `npm run dev` does.
  * @param {number} opts.ready  the health status that means "started" (a
  *   Worker configured to refuse service answers 500).
+ * @param {string|null} opts.config  a wrangler config to use instead of
+ *   wrangler.toml (paths in it absolute).
  */
-export async function startWorker({ vars = null, persistDir = null, ready = 200 } = {}) {
+export async function startWorker({ vars = null, persistDir = null, ready = 200, config = null } = {}) {
   // Reusing a persist dir runs a second Worker over the first one's D1.
   const dir = persistDir ?? mkdtempSync(path.join(tmpdir(), 'carbon-worker-'));
   // Serve the build `npm test` made, even if the tree changes meanwhile.
   const env = projectEnv({ CARBON_PREBUILT: '1' });
-  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir], {
+  const configArgs = config ? ['--config', config] : [];
+  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir, ...configArgs], {
     cwd: ROOT,
     env,
     encoding: 'utf8',
@@ -46,7 +49,7 @@ export async function startWorker({ vars = null, persistDir = null, ready = 200 
 
   const port = await freePort();
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
-    '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--test-scheduled'];
+    '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--test-scheduled', ...configArgs];
   if (vars) {
     const envFile = path.join(dir, 'test.env');
     writeFileSync(envFile, Object.entries(vars).map(([k, v]) => envLine(k, v)).join('\n') + '\n');

@@ -13,8 +13,11 @@ use crate::providers;
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     pub state: String,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub code: Option<String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub error: Option<String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub error_description: Option<String>,
 }
 

@@ -17,7 +17,7 @@ use crate::catalog::model::Integration;
 pub use complete::{CompleteBody, Completion};
 pub use requests::{
     connect_method, ids_connected_by, integration, AuthorizeBody, Changes, Connect, CreateBody,
-    NewDatasource, UpdateBody,
+    NewDatasource, UpdateBody, MAX_FIELD,
 };
 
 pub const DEFAULT_SYNC_MINUTES: u32 = 1440;

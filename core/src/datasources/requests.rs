@@ -13,7 +13,8 @@ use crate::error::{ApiError, FieldError};
 use crate::providers;
 
 const MAX_NAME: usize = 200;
-const MAX_FIELD: usize = 4096;
+/// The longest credential value, in characters.
+pub const MAX_FIELD: usize = 4096;
 const MAX_SETTINGS_BYTES: usize = 16 * 1024;
 
 /// `POST /api/v1/datasources` as sent.
@@ -21,9 +22,11 @@ const MAX_SETTINGS_BYTES: usize = 16 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     pub integration_id: String,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub display_name: Option<String>,
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub settings: Option<Value>,
     #[serde(default, deserialize_with = "crate::whole::optional_u32")]
     pub sync_frequency_minutes: Option<u32>,
@@ -43,11 +46,15 @@ pub struct NewDatasource {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub settings: Option<Value>,
     #[serde(default, deserialize_with = "crate::whole::optional_u32")]
     pub sync_frequency_minutes: Option<u32>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub credentials: Option<BTreeMap<String, String>>,
 }
 
@@ -65,6 +72,7 @@ pub struct Changes {
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeBody {
     pub integration_id: String,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub display_name: Option<String>,
     /// Re-authorise an existing connection (after `reauth_required`).
     pub datasource_id: Option<String>,
@@ -97,15 +105,20 @@ pub fn integration(id: &str, field: &str) -> Result<&'static Entry, ApiError> {
         .ok_or_else(|| ApiError::unprocessable(field, format!("unknown integration {id:?}")))
 }
 
+/// A name as sent: 1 to 200 characters, not all of them blank (the
+/// document's `minLength`, `maxLength` and `pattern: \S`), kept trimmed.
 fn check_name(errors: &mut Errors, name: Option<&str>, fallback: &str) -> String {
-    let name = name.map(str::trim).unwrap_or(fallback).to_owned();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
+    let Some(given) = name else {
+        return fallback.to_owned();
+    };
+    let name = given.trim();
+    if name.is_empty() || given.chars().count() > MAX_NAME {
         errors.add(
             "display_name",
-            format!("must be 1 to {MAX_NAME} characters"),
+            format!("must be 1 to {MAX_NAME} characters, not all blank"),
         );
     }
-    name
+    name.to_owned()
 }
 
 fn check_settings(errors: &mut Errors, settings: Option<Value>) -> Value {
@@ -118,8 +131,8 @@ fn check_settings(errors: &mut Errors, settings: Option<Value>) -> Value {
                     format!("must be at most {MAX_SETTINGS_BYTES} bytes of JSON"),
                 );
             }
-            let horizon = &v["sync_horizon_days"];
-            if !horizon.is_null() && crate::sync::plan::horizon_setting(&v).is_none() {
+            let horizon = v.get("sync_horizon_days");
+            if horizon.is_some() && crate::sync::plan::horizon_setting(&v).is_none() {
                 errors.add(
                     "settings.sync_horizon_days",
                     format!(
@@ -160,10 +173,11 @@ fn check_credentials(
 ) {
     for field in &integration.credential_fields {
         let path = format!("credentials.{}", field.name);
-        match given.get(&field.name).map(|v| v.trim()) {
-            None | Some("") => errors.add(path, "is required"),
-            Some(v) if v.len() > MAX_FIELD => {
-                errors.add(path, format!("must be at most {MAX_FIELD} bytes"))
+        match given.get(&field.name).map(String::as_str) {
+            None => errors.add(path, "is required"),
+            Some(v) if v.trim().is_empty() => errors.add(path, "is required"),
+            Some(v) if v.chars().count() > MAX_FIELD => {
+                errors.add(path, format!("must be at most {MAX_FIELD} characters"))
             }
             Some(v) => {
                 let matches = field
@@ -188,12 +202,6 @@ fn check_credentials(
             );
         }
     }
-}
-
-fn trimmed(map: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    map.iter()
-        .map(|(k, v)| (k.clone(), v.trim().to_owned()))
-        .collect()
 }
 
 /// How a datasource for an integration is created, if it can be yet.
@@ -260,7 +268,7 @@ impl CreateBody {
         errors.finish(NewDatasource {
             entry,
             display_name,
-            credentials: trimmed(&self.credentials),
+            credentials: self.credentials,
             settings,
             sync_frequency_minutes,
         })
@@ -312,7 +320,7 @@ impl UpdateBody {
             settings,
             sync_frequency_minutes,
             enabled: self.enabled,
-            credentials: self.credentials.as_ref().map(trimmed),
+            credentials: self.credentials,
         })
     }
 }

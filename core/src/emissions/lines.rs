@@ -78,8 +78,9 @@ impl Settings {
     /// What is wrong with a datasource's emissions settings, by field.
     pub fn problems(settings: &serde_json::Value) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let market = &settings["scope2_market"];
-        if !market.is_null() {
+        // A key given as null is refused like any other wrong value: the
+        // document types none of them nullable.
+        if let Some(market) = settings.get("scope2_market") {
             match serde_json::from_value::<Market>(market.clone()) {
                 Ok(Market::Supplier { factor, source } | Market::ResidualMix { factor, source })
                     if !(factor.is_finite() && (0.0..=2.0).contains(&factor))
@@ -91,8 +92,7 @@ impl Settings {
                 Err(_) => out.push(("scope2_market", "must be {\"basis\": \"grid_average\"}, {\"basis\": \"rego_backed\"}, or {\"basis\": \"supplier\" or \"residual_mix\", \"factor\": kgCO2e per kWh, \"source\": \"...\"}".into())),
             }
         }
-        let pinned = &settings["emission_factor_edition"];
-        if !pinned.is_null() {
+        if let Some(pinned) = settings.get("emission_factor_edition") {
             let held: Vec<&str> = super::factors::factors()
                 .editions
                 .iter()
@@ -105,15 +105,17 @@ impl Settings {
                 ));
             }
         }
-        let location = &settings["scope2_location"];
-        if !location.is_null() && !matches!(location.as_str(), Some("regional" | "national")) {
+        let location = settings.get("scope2_location");
+        if location.is_some_and(|l| !matches!(l.as_str(), Some("regional" | "national"))) {
             out.push((
                 "scope2_location",
                 "must be \"regional\" or \"national\"".into(),
             ));
         }
-        let rf = &settings["flight_radiative_forcing"];
-        if !rf.is_null() && !rf.is_boolean() {
+        if settings
+            .get("flight_radiative_forcing")
+            .is_some_and(|rf| !rf.is_boolean())
+        {
             out.push(("flight_radiative_forcing", "must be true or false".into()));
         }
         out

@@ -9,8 +9,11 @@ use crate::error::{ApiError, FieldError};
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SyncBody {
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub mode: Option<RunMode>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub from: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     pub to: Option<DateTime<Utc>>,
 }
 

@@ -190,7 +190,8 @@ impl Fields for CsvRow<'_> {
 }
 
 /// Every column name any template reads, plus `type` and `detail`.
-fn known_columns() -> Vec<&'static str> {
+/// Every column a file or a reading may carry, sorted.
+pub fn known_columns() -> Vec<&'static str> {
     let mut known: Vec<&str> = COMMON.iter().map(|(c, _)| *c).collect();
     known.extend(["type", "detail"]);
     for t in TEMPLATES {

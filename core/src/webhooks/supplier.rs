@@ -34,9 +34,13 @@ pub struct Push {
 #[serde(deny_unknown_fields)]
 struct Body {
     event: String,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     datasource_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     mpan: Option<String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     mprn: Option<String>,
+    #[serde(default, deserialize_with = "crate::nonnull::optional")]
     readings: Option<Value>,
 }
 

@@ -47,7 +47,9 @@ pub struct Event {
 #[serde(rename_all = "camelCase")]
 pub struct Payload {
     pub events: Vec<Event>,
+    #[serde(deserialize_with = "crate::whole::non_negative_i64")]
     pub first_event_sequence: i64,
+    #[serde(deserialize_with = "crate::whole::non_negative_i64")]
     pub last_event_sequence: i64,
 }
 
