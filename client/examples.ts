@@ -16,16 +16,17 @@ export async function solarIntegrations(api: Client): Promise<Schemas['Integrati
   return page.data;
 }
 
-/** Connecting a provider by API key; a rejected key is a 422 problem. */
+/**
+ * Connecting a provider by API key; a rejected key is a 422 problem. The
+ * document types credentials per integration: `{integration_id: 'openai',
+ * credentials: {admin_key}}` compiles, OpenAI with Octopus's fields does not.
+ */
 export async function connectByKey(
   api: Client,
-  integrationId: Schemas['CreateDatasource']['integration_id'],
-  credentials: Record<string, string>,
+  connection: Schemas['CreateDatasource'],
 ): Promise<Schemas['Datasource'] | Schemas['Problem']> {
   try {
-    return await api.post('/api/v1/datasources', {
-      body: { integration_id: integrationId, display_name: 'Head office', credentials },
-    });
+    return await api.post('/api/v1/datasources', { body: { display_name: 'Head office', ...connection } });
   } catch (err) {
     if (err instanceof ApiError && err.problem.type === '/problems/validation-failed') return err.problem;
     throw err;

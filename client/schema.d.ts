@@ -263,7 +263,7 @@ export interface paths {
         put?: never;
         /**
          * Sync a datasource now
-         * @description Queues a run (202 with the run and its Location). 409 names the run already in progress; 422 for a datasource that cannot sync (integration without sync, disabled, not active).
+         * @description Queues a run (202 with the run and its Location). 409 names the run already in progress, or says why the datasource cannot sync now (an integration without sync, disabled, not active).
          */
         post: operations["syncDatasource"];
         delete?: never;
@@ -317,7 +317,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a CSV file of activity data
-         * @description For datasources of file_upload and manual integrations. The body is the CSV itself (text/csv) or a browser form (multipart/form-data, the file in a part with a filename or named `file`), at most 8 MiB (413 above, counted as it streams) and 60,000 rows. Columns: see GET /api/v1/uploads/templates; a `type` column or the `type` query parameter says the data type when the integration carries several. The file is validated row by row: any bad row is a 422 listing up to 50 problems as `rows[N].column` (N is the line number as a spreadsheet shows it; the header is 1) and nothing is stored. A good file is stored whole, in one transaction, as a run with trigger `upload` (201). Rows are keyed by type, reference, detail and period, so a file sent again changes nothing; if it is the last file sent the earlier run is answered (200).
+         * @description For datasources of file_upload and manual integrations. The body is the CSV itself (text/csv) or a browser form (multipart/form-data, the file in a part with a filename or named `file`), at most 8 MiB (413 above, counted as it streams) and 60,000 rows. Columns: see GET /api/v1/uploads/templates; a `type` column or the `type` query parameter says the data type when the integration carries several. The file is validated row by row: any bad row is a 422 listing up to 50 problems as `rows[N].column` (N is the line number as a spreadsheet shows it; the header is 1) and nothing is stored. A good file is stored whole, in one transaction, as a run with trigger `upload` (201). Rows are keyed by type, reference, detail and period, so a file sent again changes nothing; if it is the last file sent the earlier run is answered (200). A datasource whose data arrives by sync, or one disabled, is a 409.
          */
         post: operations["uploadFile"];
         delete?: never;
@@ -337,7 +337,7 @@ export interface paths {
         put?: never;
         /**
          * Add readings typed in by a person
-         * @description A JSON array of up to 1,000 readings, each an object with the template columns as fields and `type` (e.g. {"type": "electricity", "start": "2026-01-01", "end": "2026-01-31", "quantity": 812.5, "unit": "kWh", "reference": "1012345678901"}). Validated like a file (422 names `[i].field`); stored whole as a run with trigger `manual`. A reading for a period already held updates it and keeps the previous value (restated).
+         * @description A JSON array of up to 1,000 readings, each an object with the template columns as fields and `type` (e.g. {"type": "electricity", "start": "2026-01-01", "end": "2026-01-31", "quantity": 812.5, "unit": "kWh", "reference": "1012345678901"}). Validated like a file (422 names `[i].field`); stored whole as a run with trigger `manual`. A reading for a period already held updates it and keeps the previous value (restated). A datasource whose data arrives by sync, or one disabled, is a 409.
          */
         post: operations["addReadings"];
         delete?: never;
@@ -472,7 +472,7 @@ export interface paths {
         put?: never;
         /**
          * Create a signed webhook endpoint for a datasource your own systems feed
-         * @description For datasources fed by people or their systems (file upload, manual, webhook integrations). The answer holds the `whsec_` secret once: store it; it is kept sealed (AES-GCM) and never shown again.
+         * @description For datasources fed by people or their systems (file upload, manual, webhook integrations). The answer holds the `whsec_` secret once: store it; it is kept sealed (AES-GCM) and never shown again. Only for datasources fed by people (generic-webhook and the like); any other is a 409.
          */
         post: operations["createWebhookEndpoint"];
         delete?: never;
@@ -873,7 +873,7 @@ export interface components {
             integration_id: "sage-50" | "openai" | "anthropic" | "mistral-ai" | "cohere" | "hugging-face" | "octopus-energy" | "british-gas" | "edf-energy" | "scottish-power" | "ovo-energy" | "eon-next" | "good-energy" | "ecotricity" | "utilita" | "so-energy" | "outfox-the-market" | "drax-energy-solutions" | "smartestenergy" | "pod-point" | "ohme" | "wallbox" | "allstar-fuel-cards" | "shell-fleet" | "csv-upload" | "manual-entry" | "generic-webhook" | "emporia-vue" | "sap-concur" | "navan" | "uber-for-business" | "trainline-business" | "thames-water" | "severn-trent" | "united-utilities" | "anglian-water" | "yorkshire-water" | "castle-water" | "wave-utilities";
             /** @description Defaults to the integration's name */
             display_name?: string;
-            /** @description The credential fields the catalog entry declares, all required */
+            /** @description The credential fields the integration's catalog entry declares (credential_fields), all required and matching their patterns; none for integrations fed by people. The provider then checks them: a key it refuses is a 422. */
             credentials?: {
                 [key: string]: string;
             };
@@ -884,9 +884,12 @@ export interface components {
                 /** @description Market-based Scope 2 instrument: {"basis": "grid_average"} (default: no UK residual mix is held, so the grid average, labelled), {"basis": "rego_backed"} (zero for the covered kWh), {"basis": "supplier", "factor": kg CO2e per kWh (0-2), "source": "the supplier's published fuel-mix disclosure"} or {"basis": "residual_mix", "factor": ..., "source": "the residual-mix publication the organisation reports with"}. */
                 scope2_market?: {
                     /** @enum {string} */
-                    basis: "grid_average" | "rego_backed" | "supplier" | "residual_mix";
-                    factor?: number;
-                    source?: string;
+                    basis: "grid_average" | "rego_backed";
+                } | {
+                    /** @enum {string} */
+                    basis: "supplier" | "residual_mix";
+                    factor: number;
+                    source: string;
                 };
                 /**
                  * @description Pin one DESNZ edition (e.g. desnz-2024) for every year instead of each year's own.
@@ -903,7 +906,30 @@ export interface components {
             };
             /** @default 1440 */
             sync_frequency_minutes?: number;
-        };
+        } & ({
+            credentials?: Record<string, never>;
+            /** @enum {unknown} */
+            integration_id: "sage-50" | "mistral-ai" | "cohere" | "hugging-face" | "british-gas" | "edf-energy" | "scottish-power" | "ovo-energy" | "eon-next" | "good-energy" | "ecotricity" | "utilita" | "so-energy" | "outfox-the-market" | "drax-energy-solutions" | "smartestenergy" | "pod-point" | "ohme" | "wallbox" | "allstar-fuel-cards" | "shell-fleet" | "csv-upload" | "manual-entry" | "generic-webhook" | "emporia-vue" | "sap-concur" | "navan" | "uber-for-business" | "trainline-business" | "thames-water" | "severn-trent" | "united-utilities" | "anglian-water" | "yorkshire-water" | "castle-water" | "wave-utilities";
+        } | {
+            credentials: {
+                admin_key: string;
+            };
+            /** @enum {unknown} */
+            integration_id: "openai";
+        } | {
+            credentials: {
+                admin_key: string;
+            };
+            /** @enum {unknown} */
+            integration_id: "anthropic";
+        } | {
+            credentials: {
+                account_number: string;
+                api_key: string;
+            };
+            /** @enum {unknown} */
+            integration_id: "octopus-energy";
+        });
         UpdateDatasource: {
             display_name?: string;
             /** @description Datasource settings. Known keys are checked (a bad one is a 422 naming `settings.<key>`); others are kept as given. Changing the emissions keys recomputes the datasource's emission lines at once, each changed line keeping its previous figure. */
@@ -913,9 +939,12 @@ export interface components {
                 /** @description Market-based Scope 2 instrument: {"basis": "grid_average"} (default: no UK residual mix is held, so the grid average, labelled), {"basis": "rego_backed"} (zero for the covered kWh), {"basis": "supplier", "factor": kg CO2e per kWh (0-2), "source": "the supplier's published fuel-mix disclosure"} or {"basis": "residual_mix", "factor": ..., "source": "the residual-mix publication the organisation reports with"}. */
                 scope2_market?: {
                     /** @enum {string} */
-                    basis: "grid_average" | "rego_backed" | "supplier" | "residual_mix";
-                    factor?: number;
-                    source?: string;
+                    basis: "grid_average" | "rego_backed";
+                } | {
+                    /** @enum {string} */
+                    basis: "supplier" | "residual_mix";
+                    factor: number;
+                    source: string;
                 };
                 /**
                  * @description Pin one DESNZ edition (e.g. desnz-2024) for every year instead of each year's own.
@@ -932,6 +961,7 @@ export interface components {
             };
             sync_frequency_minutes?: number;
             enabled?: boolean;
+            /** @description All of the datasource's credential fields again (the integration's credential_fields; see CreateDatasource), checked with the provider like a new connection. Refused (422) for OAuth datasources, which are re-authorised, and any field for those fed by people, which have none (only {} is taken). */
             credentials?: {
                 [key: string]: string;
             };
@@ -1132,6 +1162,36 @@ export interface components {
         WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
             /** @description The signing secret (Standard Webhooks), shown only in this answer. */
             secret: string;
+        };
+        /** @description One reading: the template columns as fields (GET /api/v1/uploads/templates). What no schema states, and answers 422 naming `[i].field`: the dates must be real, `end` after `start` and at most 367 days later and not in the future; `unit` one of the type's own units (any case); `type` one the integration carries (required when it carries several); `region` 1 to 17; labels at most 100 characters; no two readings for the same type, reference, detail and period. A null optional field is left out. */
+        Reading: {
+            /** @enum {string} */
+            type?: "electricity" | "gas" | "fuel" | "water" | "heat" | "travel" | "spend" | "waste" | "refrigerants" | "tokens";
+            /** @description 2026-01-31, 31/01/2026, 2026-01-31T00:30:00 (UK time) or with an offset (2026-01-31T00:30:00Z) */
+            start: string;
+            /** @description 2026-01-31, 31/01/2026, 2026-01-31T00:30:00 (UK time) or with an offset (2026-01-31T00:30:00Z) */
+            end: string;
+            /** @description A number >= 0, or one written as text (a dot for decimals, no thousands separators) */
+            quantity: number | string;
+            /**
+             * @description One of the type's units; matched in any case
+             * @enum {string}
+             */
+            unit: "kWh" | "MWh" | "Wh" | "m3" | "m³" | "cubic metres" | "hcf" | "100 ft3" | "litres" | "l" | "litre" | "liters" | "liter" | "gallons" | "gal" | "uk gallons" | "kg" | "tonnes" | "t" | "tonne" | "ML" | "megalitres" | "km" | "kilometres" | "miles" | "mi" | "nights" | "room nights" | "GBP" | "EUR" | "USD" | "tokens" | "ktokens" | "thousand tokens" | "mtokens" | "million tokens";
+            reference?: string | number | boolean | null;
+            estimated?: string | number | boolean | null;
+            detail?: string | number | boolean | null;
+            calorific_value?: string | number | boolean | null;
+            category?: string | number | boolean | null;
+            direction?: string | number | boolean | null;
+            disposal?: string | number | boolean | null;
+            fuel?: string | number | boolean | null;
+            mode?: string | number | boolean | null;
+            model?: string | number | boolean | null;
+            refrigerant?: string | number | boolean | null;
+            region?: string | number | boolean | null;
+            service?: string | number | boolean | null;
+            tariff?: string | number | boolean | null;
         };
     };
     responses: {
@@ -1675,8 +1735,8 @@ export interface operations {
     };
     oauthCallback: {
         parameters: {
-            query?: {
-                state?: string;
+            query: {
+                state: string;
                 code?: string;
                 error?: string;
                 error_description?: string;
@@ -1836,8 +1896,11 @@ export interface operations {
             content: {
                 "text/csv": string;
                 "multipart/form-data": {
-                    /** Format: binary */
-                    file?: string;
+                    /**
+                     * Format: binary
+                     * @description The CSV file (a part with a filename, or named `file`)
+                     */
+                    file: string;
                 };
             };
         };
@@ -1865,6 +1928,7 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
@@ -1884,9 +1948,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: string | number | boolean | null;
-                }[];
+                "application/json": components["schemas"]["Reading"][];
             };
         };
         responses: {
@@ -1913,6 +1975,7 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
@@ -2231,6 +2294,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
         };
     };
@@ -2256,6 +2320,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
         };
     };
@@ -2306,6 +2371,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
         };
     };
     listWebhookDeliveries: {
@@ -2410,7 +2476,7 @@ export interface operations {
                         tenantType?: string;
                         eventCategory: string;
                         eventType: string;
-                        eventDateUtc?: string;
+                        eventDateUtc?: string | null;
                     }[];
                     firstEventSequence: number;
                     lastEventSequence: number;
@@ -2460,12 +2526,16 @@ export interface operations {
                     event: "readings" | "data_available";
                     mpan?: string;
                     mprn?: string;
-                    readings?: {
-                        [key: string]: string | number | boolean | null;
-                    }[];
+                    readings?: components["schemas"]["Reading"][];
                     /** @description The datasource the customer gave the supplier. Without it, a push reaches only datasources whose provider-verified meter points include the meter (an uploaded or typed reference never routes). */
                     datasource_id?: string;
-                } & (unknown | unknown);
+                } & ((unknown | unknown) & ({
+                    /** @constant */
+                    event?: "readings";
+                } | {
+                    /** @constant */
+                    event?: "data_available";
+                }));
             };
         };
         responses: {
@@ -2516,12 +2586,16 @@ export interface operations {
                     event: "readings" | "data_available";
                     mpan?: string;
                     mprn?: string;
-                    readings?: {
-                        [key: string]: string | number | boolean | null;
-                    }[];
+                    readings?: components["schemas"]["Reading"][];
                     /** @description The datasource the customer gave the supplier. Without it, a push reaches only datasources whose provider-verified meter points include the meter (an uploaded or typed reference never routes). */
                     datasource_id?: string;
-                } & (unknown | unknown);
+                } & ((unknown | unknown) & ({
+                    /** @constant */
+                    event?: "readings";
+                } | {
+                    /** @constant */
+                    event?: "data_available";
+                }));
             };
         };
         responses: {

@@ -19,6 +19,13 @@ export async function checks(api: Client): Promise<void> {
   await api.get('/api/v1/datasources/{id}');
   // @ts-expect-error: a required body member is missing
   await api.post('/api/v1/datasources', { body: { display_name: 'x' } });
+  // Credentials are typed per integration.
+  await api.post('/api/v1/datasources', { body: { integration_id: 'openai', credentials: { admin_key: 'k' } } });
+  await api.post('/api/v1/datasources', { body: { integration_id: 'csv-upload' } });
+  // @ts-expect-error: OpenAI takes an admin_key, not Octopus's fields
+  await api.post('/api/v1/datasources', { body: { integration_id: 'openai', credentials: { api_key: 'k', account_number: 'A' } } });
+  // @ts-expect-error: a required credential field is missing
+  await api.post('/api/v1/datasources', { body: { integration_id: 'octopus-energy', credentials: { api_key: 'k' } } });
   // @ts-expect-error: not an integration connected by OAuth
   await api.post('/api/v1/datasources/oauth/authorize', { body: { integration_id: 'openai' } });
   // @ts-expect-error: not one of the documented categories

@@ -44,10 +44,10 @@ test('listing the catalog: typed query parameters, form-exploded arrays', async 
 
 test('connecting by key: the datasource, or the problem naming why not', async () => {
   const api = apiFor('user_c2');
-  const ds = await connectByKey(api, 'openai', { admin_key: OPENAI_KEY });
+  const ds = await connectByKey(api, { integration_id: 'openai', credentials: { admin_key: OPENAI_KEY } });
   assert.equal(ds.integration_id, 'openai');
   assert.equal(ds.status, 'active');
-  const rejected = await connectByKey(api, 'openai', { admin_key: 'sk-admin-WrongWrongWrongWrong00' });
+  const rejected = await connectByKey(api, { integration_id: 'openai', credentials: { admin_key: 'sk-admin-WrongWrongWrongWrong00' } });
   assert.equal(rejected.type, '/problems/validation-failed');
   assert.equal(rejected.status, 422);
   const got = await api.get('/api/v1/datasources/{id}', { path: { id: ds.id } });

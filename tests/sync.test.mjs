@@ -174,6 +174,11 @@ test('the activity API sums the synced year by UK day: 46 and 50 half-hours on t
   const ds = (await api('user_sync', 'GET', `/api/v1/datasources/${id}`)).body;
   assert.equal(ds.coverage.from, new Date(Math.min(elec[0][0], octo.series[`gas:${MPRN}`][0][0])).toISOString().replace('.000', ''));
   assert.equal(ds.last_run.status, 'succeeded');
+  // The list shapes each row in SQLite, the newest run nested as an object:
+  // it reads the same (a datasource with a run once made the list a 500).
+  const listed = (await api('user_sync', 'GET', '/api/v1/datasources')).body.data.find((d) => d.id === id);
+  assert.deepEqual(listed.last_run, ds.last_run);
+  assert.deepEqual(listed.coverage, ds.coverage);
 });
 
 test('the cron queues a due datasource; a manual sync meanwhile is refused, naming the scheduled run', async () => {

@@ -133,6 +133,9 @@ try {
   // Asynchronously: the fake providers answer from this process's event loop.
   const child = spawn(ST, args, { stdio: 'inherit', cwd: ROOT, env });
   status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  // A server error is a bug: show what the Worker logged about it.
+  const errors = worker.logLines().filter((l) => l.level === 'error' || l.status >= 500);
+  for (const line of errors.slice(0, 20)) console.error(JSON.stringify(line));
 } finally {
   await worker.stop();
   await Promise.all(Object.values(fakes).map((f) => f.close()));

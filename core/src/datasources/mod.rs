@@ -75,6 +75,17 @@ pub fn credential_hint(
     Some(format!("{} ••••{tail}", field.label))
 }
 
+/// A JSON column built by SQLite: a text value when read as a column, the
+/// object itself when nested in another `json_object` (SQLite keeps the JSON
+/// subtype through a scalar subquery, as the list's one-object rows do).
+fn json_column<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(text)) => serde_json::from_str(&text).ok(),
+        Some(Value::Null) | None => None,
+        Some(v) => Some(v),
+    })
+}
+
 /// A datasource row as storage returns it. `credentials` stays encrypted.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Record {
@@ -115,10 +126,10 @@ pub struct Record {
     pub sync_failing_since: Option<String>,
     #[serde(default)]
     pub paused_reason: Option<String>,
-    /// Read for views only: the newest run as JSON, and the first and last
+    /// Read for views only: the newest run, and the first and last
     /// instants of data held.
-    #[serde(default)]
-    pub last_run: Option<String>,
+    #[serde(default, deserialize_with = "json_column")]
+    pub last_run: Option<Value>,
     #[serde(default)]
     pub coverage_from: Option<String>,
     #[serde(default)]
@@ -212,10 +223,7 @@ impl From<Record> for View {
             sync_state: r.sync_state.unwrap_or_else(|| "idle".into()),
             sync_retry_at: r.sync_retry_at,
             paused_reason: r.paused_reason,
-            last_run: r
-                .last_run
-                .as_deref()
-                .and_then(|j| serde_json::from_str(j).ok()),
+            last_run: r.last_run,
             coverage: r
                 .coverage_from
                 .zip(r.coverage_to)
