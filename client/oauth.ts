@@ -74,6 +74,7 @@ export async function connectWithPopup(api: Client, options: PopupOptions): Prom
   if (message.status === 'error') throw new Error(`the provider refused: ${message.error ?? 'unknown error'}`);
   // The session token is taken afresh for this call (Clerk's live 60 s).
   return api.post('/api/v1/datasources/oauth/complete', {
-    body: message.status === 'authorized' ? { state: auth.state, code: message.code } : { state: auth.state, error: message.error ?? 'access_denied' },
+    // `cancelled`: the user declined, the one provider error the page relays.
+    body: message.status === 'authorized' ? { state: auth.state, code: message.code } : { state: auth.state, error: 'access_denied' },
   });
 }

@@ -1017,7 +1017,11 @@ export interface components {
         CompleteRequest: {
             state: string;
             code?: string;
-            error?: string;
+            /**
+             * @description The user declined at the provider: what the callback page relays as `cancelled`. Any other provider error ends at the callback page (it says why), so there is nothing to complete.
+             * @enum {string}
+             */
+            error?: "access_denied";
             error_description?: string;
         } & (unknown | unknown);
         CompleteResult: {

@@ -1,6 +1,7 @@
 // `npm test`: the same set-up as `npm run dev`, then lint, the native unit
-// tests (cargo test) and the black-box suite against the built Worker in
-// workerd (tests/*.test.mjs, on Node 22 for node:sqlite).
+// tests (cargo test), the black-box suite against the built Worker in
+// workerd (tests/*.test.mjs, on Node 22 for node:sqlite), and schemathesis
+// against the OpenAPI document (scripts/schemathesis/).
 
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -9,10 +10,12 @@ import { ensureChromium } from './lib/browser.mjs';
 import { SETUP_STEPS, setup } from './setup.mjs';
 import { BIN, ROOT, planSteps, projectEnv, run, step } from './lib/toolchain.mjs';
 
+// A fixed seed keeps CI reproducible; other seeds are run by hand.
+const SCHEMATHESIS_SEED = '2';
 const files = readdirSync(path.join(ROOT, 'tests'))
   .filter((f) => f.endsWith('.test.mjs'))
   .map((f) => path.join('tests', f));
-planSteps(SETUP_STEPS + 6);
+planSteps(SETUP_STEPS + 7);
 setup();
 step('cargo fmt --check');
 run('cargo', ['fmt', '--all', '--check']);
@@ -29,3 +32,5 @@ step(`black-box tests: ${files.length} files, each against the built Worker in w
 // until its limit; the slowest file takes about 80 s on an idle machine and
 // under 4 minutes on a loaded one.
 run(path.join(BIN, 'node'), ['--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { env: projectEnv() });
+step(`schemathesis: the document against the Worker, seed ${SCHEMATHESIS_SEED} (about 2 minutes; any seed: npm run schemathesis -- --seed N)`);
+run(path.join(BIN, 'node'), [path.join('scripts', 'schemathesis', 'run.mjs'), '--seed', SCHEMATHESIS_SEED, '--max-examples', '5'], { env: projectEnv() });

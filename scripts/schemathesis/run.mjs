@@ -19,7 +19,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
+import { aptInstall } from '../lib/apt.mjs';
 import { ROOT, log } from '../lib/toolchain.mjs';
+import { bindings, fixtures, testerConfig } from './fixtures.mjs';
 import { newIssuer, workerVars } from '../../tests/helpers/auth.mjs';
 import { startWorker } from '../../tests/helpers/worker.mjs';
 import { anthropic, octopus, openai } from '../../tests/fakes/keyed.mjs';
@@ -35,13 +37,13 @@ function ensureSchemathesis() {
   if (have) return;
   log(`installing schemathesis ${VERSION} into .cache/schemathesis (PyPI, once)`);
   mkdirSync(path.dirname(VENV), { recursive: true });
-  for (const [cmd, args] of [
-    ['python3', ['-m', 'venv', VENV]],
-    [path.join(VENV, 'bin', 'pip'), ['install', '--quiet', `schemathesis==${VERSION}`]],
-  ]) {
-    const res = spawnSync(cmd, args, { stdio: 'inherit' });
-    if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+  const venv = () => spawnSync('python3', ['-m', 'venv', '--clear', VENV], { stdio: 'inherit' }).status === 0;
+  // Debian splits venv out of python3.
+  if (!venv() && !(aptInstall(['python3-venv'], 'schemathesis') && venv())) {
+    throw new Error('python3 -m venv failed: install python3 and python3-venv');
   }
+  const pip = spawnSync(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', `schemathesis==${VERSION}`], { stdio: 'inherit' });
+  if (pip.status !== 0) throw new Error(`pip install schemathesis==${VERSION} failed`);
 }
 
 /** wrangler.toml with the rate limits raised and its paths absolute. */
@@ -55,33 +57,6 @@ function runConfig() {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'carbon-st-')), 'wrangler.toml');
   writeFileSync(file, stringify(config));
   return file;
-}
-
-/**
- * What a signed-in user already has, so the operations on an id have real
- * targets of each kind: a connection the provider accepts (syncs, checks),
- * datasources fed by files, typed readings and webhooks, and one webhook
- * endpoint. Answers the endpoint's source and secret, as created.
- */
-async function fixtures(base, token) {
-  const post = async (url, body) => {
-    const res = await fetch(`${base}${url}`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    if (res.status !== 201) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
-    return res.json();
-  };
-  await post('/api/v1/datasources', {
-    integration_id: 'octopus-energy',
-    credentials: { api_key: 'sk_live_abcdefghijklmnopqrstuvwx', account_number: 'A-1B2C3D4E' },
-  });
-  await post('/api/v1/datasources', { integration_id: 'csv-upload' });
-  await post('/api/v1/datasources', { integration_id: 'manual-entry' });
-  const pushed = await post('/api/v1/datasources', { integration_id: 'generic-webhook' });
-  const endpoint = await post(`/api/v1/datasources/${pushed.id}/webhook-endpoints`);
-  return { [endpoint.source]: endpoint.secret };
 }
 
 ensureSchemathesis();
@@ -116,9 +91,10 @@ const worker = await startWorker({
 let status = 1;
 try {
   const token = issuer.token('user_schemathesis', { ttlSeconds: 6 * 3600 });
-  const endpoints = await fixtures(worker.url, token);
-  const args = ['run', `${worker.url}/api/v1/openapi.json`, '-H', `Authorization: Bearer ${token}`, '--no-color', ...process.argv.slice(2)];
-  // schemathesis.toml (the project root) says which rules no schema can state.
+  const made = await fixtures(worker.url, token);
+  const args = ['--config-file', testerConfig(made), 'run', `${worker.url}/api/v1/openapi.json`, '-H', `Authorization: Bearer ${token}`, '--no-color', ...process.argv.slice(2)];
+  // schemathesis.toml (the project root) says which rules no schema can
+  // state; testerConfig adds the fixtures' ids (fixtures.mjs).
   const env = {
     ...process.env,
     PYTHONPATH: path.dirname(new URL(import.meta.url).pathname),
@@ -128,7 +104,8 @@ try {
     CARBON_ST_OCTOPUS_SECRET: secret(3),
     CARBON_ST_BRITISH_GAS_SECRET: secret(4),
     CARBON_ST_XERO_KEY: XERO_KEY,
-    CARBON_ST_ENDPOINTS: JSON.stringify(endpoints),
+    CARBON_ST_ENDPOINTS: JSON.stringify({ [made.endpoint.source]: made.endpoint.secret }),
+    CARBON_ST_BINDINGS: JSON.stringify(bindings(made)),
   };
   // Asynchronously: the fake providers answer from this process's event loop.
   const child = spawn(ST, args, { stdio: 'inherit', cwd: ROOT, env });
