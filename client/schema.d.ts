@@ -961,7 +961,7 @@ export interface components {
             };
             sync_frequency_minutes?: number;
             enabled?: boolean;
-            /** @description All of the datasource's credential fields again (the integration's credential_fields; see CreateDatasource), checked with the provider like a new connection. Refused (422) for OAuth datasources, which are re-authorised, and any field for those fed by people, which have none (only {} is taken). */
+            /** @description All of the datasource's credential fields again (the integration's credential_fields; see CreateDatasource), checked with the provider like a new connection. Refused (422) for OAuth datasources, which are re-authorised, and for those fed by people, which have none. */
             credentials?: {
                 [key: string]: string;
             };
@@ -2430,9 +2430,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: string | number | boolean | null;
-                }[];
+                "application/json": components["schemas"]["Reading"][];
             };
         };
         responses: {
