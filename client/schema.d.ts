@@ -1167,10 +1167,10 @@ export interface components {
             /** @description The signing secret (Standard Webhooks), shown only in this answer. */
             secret: string;
         };
-        /** @description One reading: the template columns as fields (GET /api/v1/uploads/templates). What no schema states, and answers 422 naming `[i].field`: the dates must be real, `end` after `start` and at most 367 days later and not in the future; `unit` one of the type's own units (any case); `type` one the integration carries (required when it carries several); `region` 1 to 17; labels at most 100 characters; no two readings for the same type, reference, detail and period. A null optional field is left out. */
+        /** @description One reading: its type and the type's template columns as fields (GET /api/v1/uploads/templates). What no schema states, and answers 422 naming `[i].field`: the dates must be real, `end` after `start` and at most 367 days later and not in the future; `type` one the integration carries; `region` 1 to 17; labels at most 100 characters; no two readings for the same type, reference, detail and period. A null optional field is left out. */
         Reading: {
             /** @enum {string} */
-            type?: "electricity" | "gas" | "fuel" | "water" | "heat" | "travel" | "spend" | "waste" | "refrigerants" | "tokens";
+            type: "electricity" | "gas" | "fuel" | "water" | "heat" | "travel" | "spend" | "waste" | "refrigerants" | "tokens";
             /** @description 2026-01-31, 31/01/2026, 2026-01-31T00:30:00 (UK time) or with an offset (2026-01-31T00:30:00Z) */
             start: string;
             /** @description 2026-01-31, 31/01/2026, 2026-01-31T00:30:00 (UK time) or with an offset (2026-01-31T00:30:00Z) */
@@ -1196,7 +1196,57 @@ export interface components {
             region?: string | number | boolean | null;
             service?: string | number | boolean | null;
             tariff?: string | number | boolean | null;
-        };
+        } & ({
+            /** @constant */
+            type?: "electricity";
+            /** @enum {unknown} */
+            unit?: "kWh" | "MWh" | "Wh";
+        } | {
+            /** @constant */
+            type?: "gas";
+            /** @enum {unknown} */
+            unit?: "kWh" | "MWh" | "m3" | "m³" | "cubic metres" | "hcf" | "100 ft3";
+        } | {
+            /** @constant */
+            type?: "fuel";
+            /** @enum {unknown} */
+            unit?: "litres" | "l" | "litre" | "liters" | "liter" | "gallons" | "gal" | "uk gallons" | "kWh" | "kg" | "tonnes" | "t" | "tonne";
+        } | {
+            /** @constant */
+            type?: "water";
+            /** @enum {unknown} */
+            unit?: "m3" | "m³" | "cubic metres" | "litres" | "l" | "litre" | "liters" | "ML" | "megalitres";
+        } | {
+            /** @constant */
+            type?: "heat";
+            /** @enum {unknown} */
+            unit?: "kWh" | "MWh";
+        } | {
+            /** @constant */
+            type?: "travel";
+            /** @enum {unknown} */
+            unit?: "km" | "kilometres" | "miles" | "mi" | "nights" | "room nights";
+        } | {
+            /** @constant */
+            type?: "spend";
+            /** @enum {unknown} */
+            unit?: "GBP" | "EUR" | "USD";
+        } | {
+            /** @constant */
+            type?: "waste";
+            /** @enum {unknown} */
+            unit?: "kg" | "tonnes" | "t" | "tonne";
+        } | {
+            /** @constant */
+            type?: "refrigerants";
+            /** @enum {unknown} */
+            unit?: "kg";
+        } | {
+            /** @constant */
+            type?: "tokens";
+            /** @enum {unknown} */
+            unit?: "tokens" | "ktokens" | "thousand tokens" | "mtokens" | "million tokens";
+        });
     };
     responses: {
         /** @description An error, as RFC 9457 problem details */

@@ -26,6 +26,13 @@ export async function checks(api: Client): Promise<void> {
   await api.post('/api/v1/datasources', { body: { integration_id: 'openai', credentials: { api_key: 'k', account_number: 'A' } } });
   // @ts-expect-error: a required credential field is missing
   await api.post('/api/v1/datasources', { body: { integration_id: 'octopus-energy', credentials: { api_key: 'k' } } });
+  // A reading's unit is one of its type's own.
+  const day = { start: '2026-01-01', end: '2026-01-31', quantity: 5 };
+  await api.post('/api/v1/datasources/{id}/readings', { path: { id: 'ds_1' }, body: [{ type: 'fuel', unit: 'litres', ...day }] });
+  // @ts-expect-error: litres are not a unit of electricity
+  await api.post('/api/v1/datasources/{id}/readings', { path: { id: 'ds_1' }, body: [{ type: 'electricity', unit: 'litres', ...day }] });
+  // @ts-expect-error: a reading names its type
+  await api.post('/api/v1/datasources/{id}/readings', { path: { id: 'ds_1' }, body: [{ unit: 'kWh', ...day }] });
   // @ts-expect-error: not an integration connected by OAuth
   await api.post('/api/v1/datasources/oauth/authorize', { body: { integration_id: 'openai' } });
   // @ts-expect-error: not one of the documented categories

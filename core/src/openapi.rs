@@ -114,7 +114,21 @@ mod tests {
         assert_eq!(reading["additionalProperties"], false);
         assert_eq!(
             reading["required"],
-            serde_json::json!(["start", "end", "quantity", "unit"])
+            serde_json::json!(["type", "start", "end", "quantity", "unit"])
+        );
+        // Each type takes its own units (matched in any case by the code).
+        let branches: Vec<Value> = TEMPLATES
+            .iter()
+            .map(|t| {
+                let units: Vec<&str> = t.units.iter().flat_map(|u| u.names.iter().copied()).collect();
+                serde_json::json!({"properties": {"type": {"const": t.data_type}, "unit": {"enum": units}}})
+            })
+            .collect();
+        assert_eq!(
+            reading["oneOf"],
+            Value::from(branches.clone()),
+            "Reading.oneOf should be {}",
+            serde_json::to_string(&branches).unwrap()
         );
         let types: Vec<&str> = TEMPLATES.iter().map(|t| t.data_type).collect();
         let mut units: Vec<&str> = Vec::new();

@@ -353,6 +353,15 @@ pub fn parse_readings(
             };
             fields.insert(k.clone(), text);
         }
+        // A reading names its type, even where the integration carries one:
+        // what a row holds (its unit, its detail) depends on it.
+        if fields.get("type").is_none_or(|t| t.trim().is_empty()) {
+            let one_of = accepted.join(", ");
+            return (
+                at,
+                Err(("type".into(), format!("is required: one of {one_of}"))),
+            );
+        }
         (at, Ok(JsonRow(fields)))
     });
     read_rows(rows, None, accepted, now)

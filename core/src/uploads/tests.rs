@@ -183,10 +183,12 @@ fn readings_are_validated_like_rows() {
     let r = parse_readings(&ok, ENERGY, now()).unwrap();
     assert!(r[0].estimated);
     assert_eq!(r[1].activity_type, ActivityType::ElectricityExport);
-    let bad = json!([{"type": "gas", "start": "2026-01-01", "end": "2026-01-31", "quantity": "a lot", "unit": "kWh", "colour": "red"}, 7]);
+    let bad = json!([{"type": "gas", "start": "2026-01-01", "end": "2026-01-31", "quantity": "a lot", "unit": "kWh", "colour": "red"}, 7,
+        {"start": "2026-01-01", "end": "2026-01-31", "quantity": 1, "unit": "kWh"}]);
     let e = errors(parse_readings(&bad, ENERGY, now()).unwrap_err());
     assert_eq!(e[0].0, "[0].colour");
     assert_eq!(e[1].0, "[1]");
+    assert_eq!(e[2].0, "[2].type", "a reading names its type");
     assert!(
         errors(parse_readings(&json!({}), ENERGY, now()).unwrap_err())[0]
             .1
