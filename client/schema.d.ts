@@ -1803,7 +1803,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Authorised (to be completed) or cancelled */
+            /** @description Relayed: authorised (to be completed), cancelled, or the provider's refusal (status "error", with its reason) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1813,7 +1813,7 @@ export interface operations {
                     "application/json": components["schemas"]["CallbackResult"];
                 };
             };
-            /** @description Invalid state or provider error */
+            /** @description An unknown, used or expired state, or a redirect with neither a code nor an error */
             400: {
                 headers: {
                     [name: string]: unknown;

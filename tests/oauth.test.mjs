@@ -216,6 +216,18 @@ describe('Xero (authorization code + PKCE, form body, Basic auth)', () => {
     assert.equal((await api('user_y', 'GET', '/api/v1/datasources')).body.pagination.total, before);
   });
 
+  test('a provider error other than access_denied is relayed to the frontend, and completes nothing', async () => {
+    const auth = (await api('user_y', 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' })).body;
+    const page = await land(new URL(`/api/v1/oauth/xero/callback?error=invalid_scope&error_description=No+such+scope&state=${auth.state}`, worker.url));
+    assert.equal(page.status, 200, 'the callback relayed what the provider said');
+    const relayed = posted(page.text);
+    assert.equal(relayed.status, 'error');
+    assert.match(relayed.error, /the provider refused: invalid_scope: No such scope/);
+    // A redirect with neither a code nor an error is malformed: 400.
+    const neither = await land(new URL(`/api/v1/oauth/xero/callback?state=${auth.state}`, worker.url));
+    assert.equal(neither.status, 400);
+  });
+
   test('concurrent checks on an expiring token make exactly one refresh request', async () => {
     xr.control.accessTtl = 60; // inside the refresh margin from the start
     const { id } = await connectXero('user_z');

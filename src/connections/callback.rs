@@ -28,9 +28,10 @@ pub fn invalid_state() -> ApiError {
     )
 }
 
-/// What the page relays. `Ok` is `authorized` or `cancelled`; an unknown,
-/// used or expired state, or a provider error, is an error the handler
-/// shows as a page or a problem document.
+/// What the page relays. `Ok` is `authorized`, `cancelled` or the
+/// provider's refusal (`error`); an unknown, used or expired state, or a
+/// redirect with neither a code nor an error, is an error the handler shows
+/// as a page or a problem document.
 pub async fn callback(
     ctx: &Ctx<'_>,
     integration_id: &str,
@@ -58,7 +59,9 @@ pub async fn callback(
             .error_description
             .map(|d| format!("{error}: {d}"))
             .unwrap_or(error);
-        return Err(ApiError::bad_request(format!(
+        // Relayed like a cancellation: the callback did its job, and the
+        // frontend learns why at once instead of from a closed popup.
+        return Ok(Outcome::error(format!(
             "the provider refused: {}",
             sanitize(&detail)
         )));
