@@ -21,11 +21,9 @@ pub fn as_whole(value: &Value) -> Option<u64> {
 /// absent is `None`; `null`, like any value that is not a whole number, is
 /// refused (see [`crate::nonnull`]).
 pub fn optional_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Err(D::Error::custom(
-            "must not be null (leave the field out instead)",
-        )),
-        v => as_whole(&v)
+    match crate::nonnull::optional::<D, Value>(d)? {
+        None => Ok(None),
+        Some(v) => as_whole(&v)
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
             .ok_or_else(|| {

@@ -13,15 +13,12 @@ import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { ROOT } from '../lib/toolchain.mjs';
 
-export async function fixtures(base, token) {
+/** `api` is the suite's signed-in client (tests/helpers/http.mjs). */
+export async function fixtures(api, user) {
   const post = async (url, body, status = 201) => {
-    const res = await fetch(`${base}${url}`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    if (res.status !== status) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
-    return res.json();
+    const res = await api(user, 'POST', url, body);
+    if (res.status !== status) throw new Error(`POST ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
   };
   const synced = await post('/api/v1/datasources', {
     integration_id: 'octopus-energy',
@@ -30,10 +27,7 @@ export async function fixtures(base, token) {
   const run = await post(`/api/v1/datasources/${synced.id}/sync`, {}, 202);
   // The run finishes first: a sync while it runs is a 409, not a test.
   for (let i = 0; ; i++) {
-    const res = await fetch(`${base}/api/v1/datasources/${synced.id}/sync-runs/${run.id}`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const { status } = await res.json();
+    const { status } = (await api(user, 'GET', `/api/v1/datasources/${synced.id}/sync-runs/${run.id}`)).body;
     if (!['queued', 'running'].includes(status)) break;
     if (i > 120) throw new Error(`the fixture's sync run is still ${status} after 60 s`);
     await new Promise((r) => setTimeout(r, 500));

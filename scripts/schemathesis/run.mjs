@@ -24,6 +24,7 @@ import { ROOT, log } from '../lib/toolchain.mjs';
 import { bindings, fixtures, testerConfig } from './fixtures.mjs';
 import { newIssuer, workerVars } from '../../tests/helpers/auth.mjs';
 import { startWorker } from '../../tests/helpers/worker.mjs';
+import { userClient } from '../../tests/helpers/http.mjs';
 import { anthropic, octopus, openai } from '../../tests/fakes/keyed.mjs';
 import { enphase } from '../../tests/fakes/enphase.mjs';
 import { xero } from '../../tests/fakes/xero.mjs';
@@ -60,6 +61,7 @@ function runConfig() {
 }
 
 ensureSchemathesis();
+const USER = 'user_schemathesis';
 const issuer = newIssuer();
 const fakes = {
   octo: await octopus({ accounts: { 'A-1B2C3D4E': { key: 'sk_live_abcdefghijklmnopqrstuvwx', mpan: '1012345678901' } } }),
@@ -90,8 +92,8 @@ const worker = await startWorker({
 });
 let status = 1;
 try {
-  const token = issuer.token('user_schemathesis', { ttlSeconds: 6 * 3600 });
-  const made = await fixtures(worker.url, token);
+  const token = issuer.token(USER, { ttlSeconds: 6 * 3600 });
+  const made = await fixtures(userClient(() => worker, issuer), USER);
   const args = ['--config-file', testerConfig(made), 'run', `${worker.url}/api/v1/openapi.json`, '-H', `Authorization: Bearer ${token}`, '--no-color', ...process.argv.slice(2)];
   // schemathesis.toml (the project root) says which rules no schema can
   // state; testerConfig adds the fixtures' ids (fixtures.mjs).

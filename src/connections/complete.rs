@@ -29,6 +29,9 @@ pub enum Completed {
     Cancelled,
 }
 
+const CODE_REFUSED: &str =
+    "the provider refused this code (unknown, used or expired); start the connection again";
+
 pub async fn complete(
     ctx: &Ctx<'_>,
     user_id: &str,
@@ -90,19 +93,15 @@ pub async fn complete(
         .map_err(|e| ApiError::BadGateway {
             detail: e.to_string(),
         })?;
-    let tokens = parse_token_response(resp.status, &resp.body, ctx.now(), None).map_err(|e| {
-        match e {
-        // The code itself: unknown, spent or expired (RFC 6749 5.2). The
-        // state is spent too, so the user starts the connection again.
-        TokenError::InvalidGrant(_) => ApiError::unprocessable(
-            "code",
-            "the provider refused this code (unknown, used or expired); start the connection again",
-        ),
-        e => ApiError::BadGateway {
-            detail: format!("the token exchange failed: {e}"),
-        },
-    }
-    })?;
+    // An `invalid_grant` is the code itself: unknown, spent or expired (RFC
+    // 6749 5.2). The state is spent too, so the user starts again.
+    let tokens =
+        parse_token_response(resp.status, &resp.body, ctx.now(), None).map_err(|e| match e {
+            TokenError::InvalidGrant(_) => ApiError::unprocessable("code", CODE_REFUSED),
+            e => ApiError::BadGateway {
+                detail: format!("the token exchange failed: {e}"),
+            },
+        })?;
     let stored = store_grant(ctx, provider, &pending, entry, &tokens).await?;
     // The tokens are stored (a rotating refresh token must never exist only
     // in memory); now learn what the grant covers.

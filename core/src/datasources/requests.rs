@@ -173,9 +173,8 @@ fn check_credentials(
 ) {
     for field in &integration.credential_fields {
         let path = format!("credentials.{}", field.name);
-        match given.get(&field.name).map(String::as_str) {
+        match given.get(&field.name).filter(|v| !v.trim().is_empty()) {
             None => errors.add(path, "is required"),
-            Some(v) if v.trim().is_empty() => errors.add(path, "is required"),
             Some(v) if v.chars().count() > MAX_FIELD => {
                 errors.add(path, format!("must be at most {MAX_FIELD} characters"))
             }
@@ -277,8 +276,8 @@ impl CreateBody {
 
 impl AuthorizeBody {
     /// The name the connection will have, checked as create checks it:
-    /// absent takes `fallback` (the integration's name); given, 1 to 200
-    /// characters once trimmed.
+    /// absent takes `fallback` (the integration's name); given, as
+    /// [`check_name`] says.
     pub fn checked_name(&self, fallback: &str) -> Result<String, ApiError> {
         let mut errors = Errors::default();
         let name = check_name(&mut errors, self.display_name.as_deref(), fallback);
