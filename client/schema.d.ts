@@ -1167,7 +1167,7 @@ export interface components {
             /** @description The signing secret (Standard Webhooks), shown only in this answer. */
             secret: string;
         };
-        /** @description One reading: its type and the type's template columns as fields (GET /api/v1/uploads/templates). What no schema states, and answers 422 naming `[i].field`: the dates must be real, `end` after `start` and at most 367 days later and not in the future; `type` one the integration carries; `region` 1 to 17; labels at most 100 characters; no two readings for the same type, reference, detail and period. A null optional field is left out. */
+        /** @description One reading: its type and the type's template columns as fields (GET /api/v1/uploads/templates). What no schema states, and answers 422 naming `[i].field`: the dates must be real, `end` after `start` and at most 367 days later and not in the future; `type` one the integration carries; no two readings for the same type, reference, detail and period. A null optional field is left out. */
         Reading: {
             /** @enum {string} */
             type: "electricity" | "gas" | "fuel" | "water" | "heat" | "travel" | "spend" | "waste" | "refrigerants" | "tokens";
@@ -1175,7 +1175,7 @@ export interface components {
             start: string;
             /** @description 2026-01-31, 31/01/2026, 2026-01-31T00:30:00 (UK time) or with an offset (2026-01-31T00:30:00Z) */
             end: string;
-            /** @description A number >= 0, or one written as text (a dot for decimals, no thousands separators) */
+            /** @description A number from 0 to below 10^15, or one written as text (a dot for decimals, no thousands separators) */
             quantity: number | string;
             /**
              * @description One of the type's units; matched in any case
@@ -1183,9 +1183,11 @@ export interface components {
              */
             unit: "kWh" | "MWh" | "Wh" | "m3" | "m³" | "cubic metres" | "hcf" | "100 ft3" | "litres" | "l" | "litre" | "liters" | "liter" | "gallons" | "gal" | "uk gallons" | "kg" | "tonnes" | "t" | "tonne" | "ML" | "megalitres" | "km" | "kilometres" | "miles" | "mi" | "nights" | "room nights" | "GBP" | "EUR" | "USD" | "tokens" | "ktokens" | "thousand tokens" | "mtokens" | "million tokens";
             reference?: string | number | boolean | null;
-            estimated?: string | number | boolean | null;
+            /** @description yes or no (also true/false, 1/0, E/A, estimated/actual), in any case */
+            estimated?: boolean | (0 | 1) | string | null;
             detail?: string | number | boolean | null;
-            calorific_value?: string | number | boolean | null;
+            /** @description MJ/m3, 30 to 50 (read for gas volumes; default 39.5) */
+            calorific_value?: number | string | null;
             category?: string | number | boolean | null;
             direction?: string | number | boolean | null;
             disposal?: string | number | boolean | null;
@@ -1200,6 +1202,11 @@ export interface components {
             /** @constant */
             type?: "electricity";
             /** @enum {unknown} */
+            detail?: "import" | "export" | null;
+            /** @enum {unknown} */
+            direction?: "import" | "export" | null;
+            region?: number | string | null;
+            /** @enum {unknown} */
             unit?: "kWh" | "MWh" | "Wh";
         } | {
             /** @constant */
@@ -1210,10 +1217,18 @@ export interface components {
             /** @constant */
             type?: "fuel";
             /** @enum {unknown} */
+            detail?: "diesel" | "petrol" | "lpg" | "gas_oil" | "burning_oil" | "fuel_oil" | "cng" | "coal" | "wood_pellets" | "biodiesel" | "bioethanol";
+            /** @enum {unknown} */
+            fuel: "diesel" | "petrol" | "lpg" | "gas_oil" | "burning_oil" | "fuel_oil" | "cng" | "coal" | "wood_pellets" | "biodiesel" | "bioethanol";
+            /** @enum {unknown} */
             unit?: "litres" | "l" | "litre" | "liters" | "liter" | "gallons" | "gal" | "uk gallons" | "kWh" | "kg" | "tonnes" | "t" | "tonne";
         } | {
             /** @constant */
             type?: "water";
+            /** @enum {unknown} */
+            detail?: "supply" | "treatment" | null;
+            /** @enum {unknown} */
+            service?: "supply" | "treatment" | null;
             /** @enum {unknown} */
             unit?: "m3" | "m³" | "cubic metres" | "litres" | "l" | "litre" | "liters" | "ML" | "megalitres";
         } | {
@@ -1225,28 +1240,47 @@ export interface components {
             /** @constant */
             type?: "travel";
             /** @enum {unknown} */
+            detail?: "car" | "taxi" | "bus" | "coach" | "rail" | "underground" | "ferry" | "flight_domestic" | "flight_short_haul" | "flight_long_haul" | "hotel_uk" | "hotel_london";
+            /** @enum {unknown} */
+            mode: "car" | "taxi" | "bus" | "coach" | "rail" | "underground" | "ferry" | "flight_domestic" | "flight_short_haul" | "flight_long_haul" | "hotel_uk" | "hotel_london";
+            /** @enum {unknown} */
             unit?: "km" | "kilometres" | "miles" | "mi" | "nights" | "room nights";
         } | {
             /** @constant */
             type?: "spend";
+            category?: string | number | boolean | null;
+            detail?: string | number | boolean | null;
             /** @enum {unknown} */
             unit?: "GBP" | "EUR" | "USD";
         } | {
             /** @constant */
             type?: "waste";
             /** @enum {unknown} */
+            detail?: "landfill" | "recycling" | "composting" | "anaerobic_digestion" | "combustion";
+            /** @enum {unknown} */
+            disposal: "landfill" | "recycling" | "composting" | "anaerobic_digestion" | "combustion";
+            /** @enum {unknown} */
             unit?: "kg" | "tonnes" | "t" | "tonne";
         } | {
             /** @constant */
             type?: "refrigerants";
+            detail?: string | number | boolean;
+            refrigerant: string | number | boolean;
             /** @enum {unknown} */
             unit?: "kg";
         } | {
             /** @constant */
             type?: "tokens";
+            detail?: string | number | boolean;
+            model: string | number | boolean;
             /** @enum {unknown} */
             unit?: "tokens" | "ktokens" | "thousand tokens" | "mtokens" | "million tokens";
         });
+        /** @description A reading a supplier pushes: a Reading of a type the supplier integrations carry (electricity or gas). */
+        SupplierReading: {
+            /** @enum {unknown} */
+            type?: "electricity" | "gas";
+        } & components["schemas"]["Reading"];
     };
     responses: {
         /** @description An error, as RFC 9457 problem details */
@@ -1756,7 +1790,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Re-authorised, or cancelled */
+            /** @description Re-authorised (the datasource the authorize call named), or cancelled */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1938,6 +1972,7 @@ export interface operations {
     uploadFile: {
         parameters: {
             query?: {
+                /** @description The data type of rows with no `type` column. Checked whatever the file holds: a name that is no data type is a 400, a data type the datasource's integration does not carry a 422 naming `type`. No other query parameter is accepted (400). */
                 type?: "electricity" | "gas" | "fuel" | "water" | "heat" | "travel" | "spend" | "waste" | "refrigerants" | "tokens";
             };
             header?: never;
@@ -2578,7 +2613,7 @@ export interface operations {
                     event: "readings" | "data_available";
                     mpan?: string;
                     mprn?: string;
-                    readings?: components["schemas"]["Reading"][];
+                    readings?: components["schemas"]["SupplierReading"][];
                     /** @description The datasource the customer gave the supplier. Without it, a push reaches only datasources whose provider-verified meter points include the meter (an uploaded or typed reference never routes). */
                     datasource_id?: string;
                 } & ((unknown | unknown) & ({
@@ -2638,7 +2673,7 @@ export interface operations {
                     event: "readings" | "data_available";
                     mpan?: string;
                     mprn?: string;
-                    readings?: components["schemas"]["Reading"][];
+                    readings?: components["schemas"]["SupplierReading"][];
                     /** @description The datasource the customer gave the supplier. Without it, a push reaches only datasources whose provider-verified meter points include the meter (an uploaded or typed reference never routes). */
                     datasource_id?: string;
                 } & ((unknown | unknown) & ({

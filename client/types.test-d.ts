@@ -28,6 +28,8 @@ export async function checks(api: Client): Promise<void> {
   await api.post('/api/v1/datasources', { body: { integration_id: 'octopus-energy', credentials: { api_key: 'k' } } });
   // A reading's unit is one of its type's own.
   const day = { start: '2026-01-01', end: '2026-01-31', quantity: 5 };
+  await api.post('/api/v1/datasources/{id}/readings', { path: { id: 'ds_1' }, body: [{ type: 'fuel', unit: 'litres', fuel: 'diesel', ...day }] });
+  // @ts-expect-error: a fuel reading says which fuel
   await api.post('/api/v1/datasources/{id}/readings', { path: { id: 'ds_1' }, body: [{ type: 'fuel', unit: 'litres', ...day }] });
   // @ts-expect-error: litres are not a unit of electricity
   await api.post('/api/v1/datasources/{id}/readings', { path: { id: 'ds_1' }, body: [{ type: 'electricity', unit: 'litres', ...day }] });

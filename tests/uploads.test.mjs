@@ -159,6 +159,20 @@ test('a bad file gets a 422 naming each bad row and stores nothing', async () =>
   assert.match(problem.errors[3].message, /3 row\(s\) have errors; nothing was stored/);
   assert.deepEqual([rows(energy), runs(energy)], before);
 
+  // A quantity that would not stay a finite number once converted (MWh to kWh).
+  const huge = await upload('user_up', energy, 'type,start,end,quantity,unit\nelectricity,2026-03-01,2026-03-31,8.2e307,MWh\n');
+  assert.equal(huge.status, 422, JSON.stringify(huge.body));
+  assert.equal(huge.body.errors[0].field, 'rows[2].quantity');
+
+  // The query is checked whatever the file holds: no such type, another
+  // parameter, or a type this integration does not carry.
+  const good = 'type,start,end,quantity,unit\nelectricity,2026-03-01,2026-03-31,10,kWh\n';
+  for (const [query, status, field] of [['?type=plutonium', 400, 'type'], ['?kind=gas', 400, 'kind'], ['?type=gas&type=gas', 400, 'type'], ['?type=tokens', 422, 'type']]) {
+    const res = await send('user_up', `/api/v1/datasources/${energy}/uploads${query}`, good, 'text/csv');
+    assert.equal((await expectProblem(assert, res, status)).field, field, query);
+  }
+  assert.deepEqual([rows(energy), runs(energy)], before);
+
   await expectProblem(assert, await send('user_up', `/api/v1/datasources/${energy}/uploads`, '{"a":1}', 'application/json'), 415);
   await expectProblem(assert, await send('user_up', `/api/v1/datasources/${energy}/uploads`, ' \n', 'text/csv'), 422);
   await expectProblem(assert, await send('user_other', `/api/v1/datasources/${energy}/uploads`, csv, 'text/csv'), 404);
@@ -245,6 +259,14 @@ test('manual readings are validated like files, stored as a run, and repeatable'
   assert.deepEqual(fuels.map((f) => [f.detail, f.unit, Math.round(f.quantity * 1000) / 1000]).sort(), [['diesel', 'litres', 412.5], ['petrol', 'litres', 90.922]]);
   const audit = (await api('user_up', 'GET', `/api/v1/datasources/${id}/audit`)).body.data.map((e) => e.action);
   assert.ok(audit.includes('manual'), 'typed readings are audited with who entered them');
+
+  // Its runs go with a disconnected datasource, as the datasource itself does.
+  const run = `/api/v1/datasources/${id}/sync-runs/${res.body.id}`;
+  assert.equal((await api('user_up', 'GET', run)).status, 200);
+  assert.equal((await api('user_up', 'DELETE', `/api/v1/datasources/${id}`)).status, 204);
+  const gone = await api('user_up', 'GET', run);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.body.type, '/problems/not-found');
 });
 
 test('uploaded fuel, travel, hotel nights and spend become Scope 1 and 3 lines by their published factors', async () => {

@@ -7,12 +7,15 @@
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
 #[cfg(test)]
+mod reading_tests;
+
+#[cfg(test)]
 mod tests {
     use super::DOCUMENT;
     use crate::routes::{Access, ROUTES};
     use serde_json::Value;
 
-    fn doc() -> Value {
+    pub(super) fn doc() -> Value {
         serde_json::from_str(DOCUMENT).expect("openapi.json is valid JSON")
     }
 
@@ -97,69 +100,6 @@ mod tests {
             "CreateDatasource.oneOf should be {}",
             serde_json::to_string(&expected).unwrap()
         );
-    }
-
-    /// `Reading` names every column a reading may carry and no other, with
-    /// the data types and units the templates hold.
-    #[test]
-    fn a_reading_is_the_templates_columns() {
-        use crate::uploads::known_columns;
-        use crate::uploads::templates::TEMPLATES;
-        let doc = doc();
-        let reading = &doc["components"]["schemas"]["Reading"];
-        let props = reading["properties"].as_object().unwrap();
-        let mut listed: Vec<&str> = props.keys().map(String::as_str).collect();
-        listed.sort_unstable();
-        assert_eq!(listed, known_columns());
-        assert_eq!(reading["additionalProperties"], false);
-        assert_eq!(
-            reading["required"],
-            serde_json::json!(["type", "start", "end", "quantity", "unit"])
-        );
-        // Each type takes its own units (matched in any case by the code).
-        let branches: Vec<Value> = TEMPLATES
-            .iter()
-            .map(|t| {
-                let units: Vec<&str> = t.units.iter().flat_map(|u| u.names.iter().copied()).collect();
-                serde_json::json!({"properties": {"type": {"const": t.data_type}, "unit": {"enum": units}}})
-            })
-            .collect();
-        assert_eq!(
-            reading["oneOf"],
-            Value::from(branches.clone()),
-            "Reading.oneOf should be {}",
-            serde_json::to_string(&branches).unwrap()
-        );
-        let types: Vec<&str> = TEMPLATES.iter().map(|t| t.data_type).collect();
-        let mut units: Vec<&str> = Vec::new();
-        for name in TEMPLATES
-            .iter()
-            .flat_map(|t| t.units.iter().flat_map(|u| u.names))
-        {
-            if !units.contains(name) {
-                units.push(name);
-            }
-        }
-        let enum_of = |k: &str| serde_json::from_value::<Vec<String>>(props[k]["enum"].clone());
-        assert_eq!(
-            enum_of("type").unwrap(),
-            types,
-            "{}",
-            serde_json::to_string(&types).unwrap()
-        );
-        assert_eq!(
-            enum_of("unit").unwrap(),
-            units,
-            "{}",
-            serde_json::to_string(&units).unwrap()
-        );
-        assert_eq!(props["start"], props["end"]);
-        let scalar = serde_json::json!({"type": ["string", "number", "boolean", "null"]});
-        for (name, schema) in props {
-            if !["type", "start", "end", "quantity", "unit"].contains(&name.as_str()) {
-                assert_eq!(schema, &scalar, "Reading.{name}");
-            }
-        }
     }
 
     /// Every `enum` the document gives an edition (the factors query, the

@@ -3,15 +3,25 @@
 // an id that only ever answers 404 tests nothing past the lookup; a caller
 // of the API has ids of their own. So the run first makes one datasource of
 // each kind (a key the fake Octopus accepts, a file upload, manual entry, a
-// webhook feed with one endpoint, one sync run), and the tester draws each
-// operation's path ids from those half of the time (a schemathesis
-// dictionary binding), generating the other half as usual.
+// webhook feed with one endpoint, one sync run; two more for updates), and
+// the tester draws each operation's path ids from those half of the time (a
+// schemathesis dictionary binding), generating the other half as usual.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { ROOT } from '../lib/toolchain.mjs';
+
+/** The Octopus account the run's fake knows, and the synced fixture's key. */
+export const OCTOPUS = { api_key: 'sk_live_abcdefghijklmnopqrstuvwx', account_number: 'A-1B2C3D4E', mpan: '1012345678901' };
+const OCTOPUS_CREDENTIALS = { api_key: OCTOPUS.api_key, account_number: OCTOPUS.account_number };
+/** What each keyed provider's fake accepts, as its owner would paste it. */
+export const CREDENTIALS = {
+  'octopus-energy': OCTOPUS_CREDENTIALS,
+  openai: { admin_key: 'sk-admin-Qq1Rr2Ss3Tt4Uu5Vv6Ww7Xx8' },
+  anthropic: { admin_key: 'sk-ant-admin01-abc' },
+};
 
 /** `api` is the suite's signed-in client (tests/helpers/http.mjs). */
 export async function fixtures(api, user) {
@@ -22,7 +32,7 @@ export async function fixtures(api, user) {
   };
   const synced = await post('/api/v1/datasources', {
     integration_id: 'octopus-energy',
-    credentials: { api_key: 'sk_live_abcdefghijklmnopqrstuvwx', account_number: 'A-1B2C3D4E' },
+    credentials: OCTOPUS_CREDENTIALS,
   });
   const run = await post(`/api/v1/datasources/${synced.id}/sync`, {}, 202);
   // The run finishes first: a sync while it runs is a 409, not a test.
@@ -35,8 +45,21 @@ export async function fixtures(api, user) {
   const files = await post('/api/v1/datasources', { integration_id: 'csv-upload' });
   const typed = await post('/api/v1/datasources', { integration_id: 'manual-entry' });
   const pushed = await post('/api/v1/datasources', { integration_id: 'generic-webhook' });
+  // Updates get their own: a generated update may disable what it names,
+  // and a disabled datasource refuses syncs and data (409).
+  const keyed = await post('/api/v1/datasources', { integration_id: 'octopus-energy', credentials: OCTOPUS_CREDENTIALS });
+  const named = await post('/api/v1/datasources', { integration_id: 'csv-upload' });
   const endpoint = await post(`/api/v1/datasources/${pushed.id}/webhook-endpoints`);
-  return { synced: synced.id, run: run.id, files: files.id, typed: typed.id, pushed: pushed.id, endpoint };
+  return {
+    synced: synced.id,
+    keyed: keyed.id,
+    named: named.id,
+    run: run.id,
+    files: files.id,
+    typed: typed.id,
+    pushed: pushed.id,
+    endpoint,
+  };
 }
 
 /** Which of the user's things each operation's path parameters may name. */
@@ -49,7 +72,7 @@ export function bindings(f) {
     getIntegration: { id: doc.components.schemas.CreateDatasource.properties.integration_id.enum },
     getUploadTemplate: { file: templates },
     getDatasource: { id: all },
-    updateDatasource: { id: all },
+    updateDatasource: { id: [f.keyed, f.named] },
     getDatasourceAudit: { id: all },
     checkDatasource: { id: [f.synced] },
     syncDatasource: { id: [f.synced] },

@@ -7,7 +7,19 @@ the document says are required:
   the secrets the run configured (Standard Webhooks, or Xero's HMAC);
   endpoint secrets are read from the API's own answers, as a customer would;
 - the OAuth callback and completion get a state this server issued (one
-  `POST /datasources/oauth/authorize` per case: states are single-use).
+  `POST /datasources/oauth/authorize` per case: states are single-use) and,
+  unless they carry the provider's error, the code the fake provider
+  redirects back with for that state after consent;
+- re-authorising names one of the caller's own datasources of that
+  integration (or none, for a new one);
+- credentials, new or replaced, are ones the provider accepts (its fake's
+  account; an update goes to the fixture whose key it is): a key that only
+  fits the pattern is refused by the provider, as it should be;
+- a manual sync waits for the run in progress to end, as the frontend does
+  (a sync while one runs is a 409 naming that run);
+- CSV files (a text/csv body, or the file part of a form) are drawn from the
+  templates the API publishes (GET /api/v1/uploads/templates) for the data
+  types the fixtures' integrations carry: no JSON Schema describes a CSV.
 
 Negative cases are sent as generated, unsigned and with their own state.
 """
@@ -17,11 +29,15 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
+import urllib.parse
 import uuid
+from datetime import date, datetime, timedelta, timezone
 
 import requests
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 BASE = os.environ["CARBON_ST_BASE"]
@@ -31,6 +47,10 @@ SUPPLIER_SECRETS = {
     "/api/v1/webhooks/british-gas": os.environ["CARBON_ST_BRITISH_GAS_SECRET"],
 }
 XERO_KEY = os.environ["CARBON_ST_XERO_KEY"].encode()
+# The fixtures' datasources ({"synced": id, "keyed": id, ...}), and the
+# credentials each keyed provider's fake accepts, by integration.
+FIXTURES = json.loads(os.environ["CARBON_ST_FIXTURES"])
+CREDENTIALS = json.loads(os.environ["CARBON_ST_CREDENTIALS"])
 # Generic endpoint sources and their secrets: the one the run made first,
 # then as createWebhookEndpoint and rotateWebhookEndpoint answer them.
 ENDPOINT_SECRETS = json.loads(os.environ["CARBON_ST_ENDPOINTS"])
@@ -61,20 +81,208 @@ class XeroSignature(requests.auth.AuthBase):
         return r
 
 
+# Operations whose body is readings, or carries them under "readings".
+READINGS = (
+    "/api/v1/datasources/{id}/readings",
+    "/api/v1/webhooks/generic/{source}",
+    *SUPPLIER_SECRETS,
+)
+
+
 def positive(case):
     """Generated as valid, or a documented example."""
     return case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
 
 
-def issued_state():
-    res = requests.post(
-        f"{BASE}/api/v1/datasources/oauth/authorize",
-        json={"integration_id": "xero"},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=20,
-    )
+def api(method, path, **kwargs):
+    res = requests.request(method, f"{BASE}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20, **kwargs)
     res.raise_for_status()
-    return res.json()["state"]
+    return res.json()
+
+
+def issued():
+    return api("POST", "/api/v1/datasources/oauth/authorize", json={"integration_id": "xero"})
+
+
+def issued_state():
+    return issued()["state"]
+
+
+def consented():
+    """A state and the code the fake provider redirects back with for it."""
+    started = issued()
+    res = requests.get(started["authorization_url"], allow_redirects=False, timeout=20)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(res.headers["location"]).query)
+    if query.get("state") != [started["state"]] or "code" not in query:
+        raise RuntimeError(f"the fake provider did not consent: {res.status_code} {res.headers.get('location')}")
+    return started["state"], query["code"][0]
+
+
+def own_datasource(integration):
+    """One of the caller's datasources of that integration, or None (a new one)."""
+    mine = api("GET", "/api/v1/datasources", params={"per_page": 100})["data"]
+    return next((d["id"] for d in mine if d["integration_id"] == integration), None)
+
+
+def wait_for_idle(datasource, seconds=5):
+    """Until the datasource's newest run has ended, or a few seconds (a full
+    sync from 2000 takes longer: then the 409 names the run)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        runs = api("GET", f"/api/v1/datasources/{datasource}/sync-runs", params={"per_page": 1})["data"]
+        if not runs or runs[0]["status"] not in ("queued", "running"):
+            return
+        time.sleep(0.2)
+
+
+def instant(value):
+    """A generated date or date-time as an aware datetime, and whether it was a date."""
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc), True
+        moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)), False
+    except (TypeError, ValueError):
+        return None, False
+
+
+def period_forward(params, max_days, from_past=False):
+    """`from` before `to` (now, when absent) and at most max_days before it
+    (and, with from_past, not after now).
+
+    A period relates two values (or one and the clock): no JSON Schema says
+    that, so the document says it in words and a caller keeps to it. Here a
+    reversed pair is swapped, and a `from` still out of bounds moves to 30
+    days before the end, written as the generated one was (date or time).
+    """
+    if not isinstance(params, dict) or params.get("from") is None:
+        return
+    lo, lo_date = instant(params["from"])
+    hi, _ = instant(params["to"]) if params.get("to") is not None else (datetime.now(timezone.utc), False)
+    if lo is None or hi is None:
+        return
+    if params.get("to") is not None and lo > hi:
+        params["from"], params["to"] = params["to"], params["from"]
+        (lo, lo_date), (hi, _) = instant(params["from"]), instant(params["to"])
+    now = datetime.now(timezone.utc)
+    if from_past:
+        hi = min(hi, now)
+    if lo < hi and hi - lo <= timedelta(days=max_days):
+        return
+    try:
+        start = hi - timedelta(days=30)
+    except OverflowError:
+        del params["from"]
+        return
+    params["from"] = start.date().isoformat() if lo_date else start.isoformat().replace("+00:00", "Z")
+
+
+DATE_STYLES = ("%d/%m/%Y", "%Y-%m-%d")
+
+
+def reading_when(value, end=False):
+    """A reading's start or end as the reader takes it: (instant, style), or (None, style)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if re.fullmatch(r"\d{2}/\d{2}/\d{4}", text):
+        style, parse = "%d/%m/%Y", lambda t: datetime.strptime(t, "%d/%m/%Y")
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        style, parse = "%Y-%m-%d", lambda t: datetime.strptime(t, "%Y-%m-%d")
+    elif re.search(r"(Z|[+-]\d{2}:\d{2})$", text):
+        style, parse = "offset", datetime.fromisoformat
+    else:
+        style, parse = "%Y-%m-%dT%H:%M", datetime.fromisoformat
+    try:
+        moment = parse(text)
+    except (TypeError, ValueError):
+        return None, style
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    # A date alone, as an end, is the whole day: it ends at the next midnight.
+    if end and style in DATE_STYLES:
+        moment += timedelta(days=1)
+    return moment, style
+
+
+def written(day, style, end=False):
+    """Midnight of `day` (a date alone, as an end, is that whole day) in the style."""
+    if style in DATE_STYLES:
+        return day.strftime(style)
+    moment = datetime.combine(day + timedelta(days=1 if end else 0), datetime.min.time())
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if style == "offset" else moment.strftime(style)
+
+
+def real_periods(readings):
+    """Each reading's period real, in order, at most 367 days, past, and its own.
+
+    The generated dates are any of the accepted forms with any year; a pair
+    the reader would refuse (or one already used) is replaced by a day in
+    the past, written in the forms that were generated.
+    """
+    now = datetime.now(timezone.utc)
+    seen = set()
+    for i, reading in enumerate(readings):
+        if not isinstance(reading, dict):
+            continue
+        (start, start_style), (end, end_style) = reading_when(reading.get("start")), reading_when(reading.get("end"), True)
+        key = (reading.get("type"), start, end)
+        fine = start and end and start < end and end - start <= timedelta(days=367) and end <= now + timedelta(days=1)
+        if not fine or key in seen:
+            day = date.today() - timedelta(days=3 + i)
+            reading["start"], reading["end"] = written(day, start_style), written(day, end_style, True)
+            start, end = reading_when(reading["start"])[0], reading_when(reading["end"], True)[0]
+        seen.add((reading.get("type"), start, end))
+
+
+def csv_strategy():
+    """CSV files as the published templates describe them."""
+    templates = {t["type"]: t for t in api("GET", "/api/v1/uploads/templates")["data"]}
+    carried = None
+    for fixture in ("files", "typed"):
+        integration = api("GET", f"/api/v1/datasources/{FIXTURES[fixture]}")["integration_id"]
+        types = set(api("GET", f"/api/v1/integrations/{integration}")["data_types"])
+        carried = types if carried is None else carried & types
+    types = sorted(carried & templates.keys())
+    label = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max_size=12)
+    # The templates' own limits, with room: a period of at most a year, ending before today.
+    latest = date.today() - timedelta(days=2)
+
+    @st.composite
+    def rows(draw):
+        count = draw(st.integers(1, 6))
+        # Distinct starts: two rows of one period and thing are one row said twice.
+        offsets = draw(st.lists(st.integers(0, 3000), min_size=count, max_size=count, unique=True))
+        out = []
+        for offset in offsets:
+            template = templates[draw(st.sampled_from(types))]
+            start = latest - timedelta(days=offset + 366)
+            end = start + timedelta(days=draw(st.integers(0, 365)))
+            unit = template["units"][draw(st.integers(0, len(template["units"]) - 1))]
+            row = {
+                "type": template["type"],
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "quantity": f"{draw(st.decimals(0, 1_000_000, places=3)):f}",
+                "unit": draw(st.sampled_from([unit["name"], *unit.get("aliases", [])])),
+            }
+            if draw(st.booleans()):
+                row["reference"] = draw(label)
+            # The type's own column (fuel, mode...): always when required, else now and then.
+            for column in template["columns"]:
+                if column["name"] in row or not (column["required"] or column.get("values")):
+                    continue
+                if column["required"] or draw(st.booleans()):
+                    row[column["name"]] = draw(st.sampled_from(column["values"]) if column.get("values") else label)
+            out.append(row)
+        return out
+
+    def csv(rows):
+        header = list(dict.fromkeys(name for row in rows for name in row))
+        lines = [",".join(header)] + [",".join(row.get(name, "") for name in header) for row in rows]
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    return rows().map(csv)
+
+
+schemathesis.openapi.media_type("text/csv", csv_strategy())
 
 
 # Operation id -> path parameter -> the run's own ids (fixtures.mjs). The
@@ -98,6 +306,10 @@ def before_call(context, case, kwargs):
             if case.path_parameters.get(name) not in values:
                 case.path_parameters[name] = values[0]
     path = case.operation.path
+    if path in READINGS:
+        readings = case.body if isinstance(case.body, list) else case.body.get("readings") if isinstance(case.body, dict) else None
+        if isinstance(readings, list):
+            real_periods(readings)
     if path in SUPPLIER_SECRETS:
         kwargs["auth"] = StandardWebhooks(SUPPLIER_SECRETS[path])
     elif path == "/api/v1/webhooks/xero":
@@ -107,10 +319,32 @@ def before_call(context, case, kwargs):
         if secret:
             kwargs["auth"] = StandardWebhooks(secret)
     elif path == "/api/v1/oauth/{integration}/callback":
+        # A provider redirects back with the state and either its code or an error.
         case.path_parameters["integration"] = "xero"
-        case.query["state"] = issued_state()
+        if case.query.get("error") is None:
+            case.query["state"], case.query["code"] = consented()
+        else:
+            case.query["state"] = issued_state()
     elif path == "/api/v1/datasources/oauth/complete" and isinstance(case.body, dict):
-        case.body["state"] = issued_state()
+        if "code" in case.body:
+            case.body["state"], case.body["code"] = consented()
+        else:
+            case.body["state"] = issued_state()
+    elif path == "/api/v1/datasources" and isinstance(case.body, dict) and case.body.get("integration_id") in CREDENTIALS:
+        case.body["credentials"] = dict(CREDENTIALS[case.body["integration_id"]])
+    elif path == "/api/v1/datasources/oauth/authorize" and isinstance(case.body, dict) and case.body.get("datasource_id"):
+        case.body["datasource_id"] = own_datasource(case.body.get("integration_id"))
+    elif path == "/api/v1/datasources/{id}" and case.method == "PUT" and isinstance(case.body, dict):
+        if "credentials" in case.body:
+            case.path_parameters["id"] = FIXTURES["keyed"]
+            case.body["credentials"] = dict(CREDENTIALS["octopus-energy"])
+    elif path == "/api/v1/datasources/{id}/sync":
+        period_forward(case.body, 36600, from_past=True)
+        if case.path_parameters.get("id") == FIXTURES["synced"]:
+            wait_for_idle(FIXTURES["synced"])
+    elif path in ("/api/v1/activity", "/api/v1/emissions", "/api/v1/emissions/summary"):
+        # At most 5 x 366 days of activity, 3,700 of emissions, per request.
+        period_forward(case.query, 1830 if path == "/api/v1/activity" else 3700)
 
 
 @schemathesis.hook

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { aptInstall } from '../lib/apt.mjs';
 import { ROOT, log } from '../lib/toolchain.mjs';
-import { bindings, fixtures, testerConfig } from './fixtures.mjs';
+import { CREDENTIALS, OCTOPUS, bindings, fixtures, testerConfig } from './fixtures.mjs';
 import { newIssuer, workerVars } from '../../tests/helpers/auth.mjs';
 import { startWorker } from '../../tests/helpers/worker.mjs';
 import { userClient } from '../../tests/helpers/http.mjs';
@@ -64,9 +64,9 @@ ensureSchemathesis();
 const USER = 'user_schemathesis';
 const issuer = newIssuer();
 const fakes = {
-  octo: await octopus({ accounts: { 'A-1B2C3D4E': { key: 'sk_live_abcdefghijklmnopqrstuvwx', mpan: '1012345678901' } } }),
-  oai: await openai({ adminKeys: ['sk-admin-Qq1Rr2Ss3Tt4Uu5Vv6Ww7Xx8'] }),
-  ant: await anthropic({ adminKeys: ['sk-ant-admin01-abc'] }),
+  octo: await octopus({ accounts: { [OCTOPUS.account_number]: { key: OCTOPUS.api_key, mpan: OCTOPUS.mpan } } }),
+  oai: await openai({ adminKeys: [CREDENTIALS.openai.admin_key] }),
+  ant: await anthropic({ adminKeys: [CREDENTIALS.anthropic.admin_key] }),
   xr: await xero({ clientId: 'xero-client', clientSecret: 'xero-secret' }),
   en: await enphase({ clientId: 'enphase-client', clientSecret: 'enphase-secret', apiKey: 'enphase-app-key' }),
 };
@@ -108,6 +108,8 @@ try {
     CARBON_ST_XERO_KEY: XERO_KEY,
     CARBON_ST_ENDPOINTS: JSON.stringify({ [made.endpoint.source]: made.endpoint.secret }),
     CARBON_ST_BINDINGS: JSON.stringify(bindings(made)),
+    CARBON_ST_FIXTURES: JSON.stringify({ synced: made.synced, keyed: made.keyed, files: made.files, typed: made.typed }),
+    CARBON_ST_CREDENTIALS: JSON.stringify(CREDENTIALS),
   };
   // Asynchronously: the fake providers answer from this process's event loop.
   const child = spawn(ST, args, { stdio: 'inherit', cwd: ROOT, env });

@@ -138,15 +138,11 @@ pub async fn upload(call: &Call<'_>) -> Result<Reply, ApiError> {
     if file.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::unprocessable("file", "the file is empty"));
     }
+    let default_type = uploads::upload_type(&call.query_pairs()?, &accepted)?;
     let sha = sha256_hex(file);
     if let Some(reply) = repeated(&ctx, &rec, "upload", &sha).await? {
         return Ok(reply);
     }
-    let query = call.query_pairs()?;
-    let default_type = query
-        .iter()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v.as_str());
     let records = uploads::parse_csv(file, default_type, &accepted, ctx.now())?;
     store(&ctx, &rec, "upload", file, &sha, &records).await
 }

@@ -66,7 +66,8 @@ pub async fn get(
     id: &str,
 ) -> worker::Result<Option<Run>> {
     db.prepare(format!(
-        "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = ?1 AND datasource_id = ?2 AND user_id = ?3"
+        "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = ?1 AND datasource_id = ?2 AND user_id = ?3 \
+         AND EXISTS (SELECT 1 FROM datasources d WHERE d.id = ?2 AND d.deleted_at IS NULL)"
     ))
     .bind(&[text(id), text(datasource_id), text(user_id)])?
     .first::<Run>(None)

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::catalog::model::DataType;
 use crate::error::{ApiError, FieldError};
 use crate::sync::ActivityRecord;
-use rows::Fields;
+use rows::{clip, Fields};
 use templates::{Template, COMMON, TEMPLATES};
 
 /// The largest file accepted (413 above): a few years of half-hourly data
@@ -40,6 +40,53 @@ pub fn accepted_types(catalog_types: &[DataType]) -> Vec<&'static str> {
         .map(|t| t.data_type)
         .filter(|d| catalog_types.iter().any(|c| c.as_str() == *d))
         .collect()
+}
+
+/// An upload's query: `type` alone, at most once, the data type rows
+/// without a `type` column are read as. Checked before the file, so a bad
+/// query is refused whatever the file says: a name that is no data type is
+/// a 400, a data type this integration does not carry a 422 naming `type`.
+pub fn upload_type(
+    query: &[(String, String)],
+    accepted: &[&'static str],
+) -> Result<Option<&'static str>, ApiError> {
+    let mut named = None;
+    for (key, value) in query {
+        if key != "type" {
+            return Err(ApiError::invalid_param(
+                key,
+                format!("unknown query parameter `{}`; expected type", clip(key)),
+            ));
+        }
+        if named.is_some() {
+            return Err(ApiError::invalid_param(
+                "type",
+                "`type` is given more than once",
+            ));
+        }
+        let Some(template) = Template::get(value) else {
+            let all: Vec<&str> = TEMPLATES.iter().map(|t| t.data_type).collect();
+            return Err(ApiError::invalid_param(
+                "type",
+                format!(
+                    "'{}' is not a data type: one of {}",
+                    clip(value),
+                    all.join(", ")
+                ),
+            ));
+        };
+        named = Some(template.data_type);
+    }
+    match named {
+        Some(name) if !accepted.contains(&name) => Err(ApiError::unprocessable(
+            "type",
+            format!(
+                "'{name}' is not a data type this integration carries ({})",
+                accepted.join(", ")
+            ),
+        )),
+        _ => Ok(named),
+    }
 }
 
 /// Collects row problems, listing the first [`MAX_LISTED`].
@@ -124,7 +171,7 @@ fn template_for(
             "type".into(),
             format!(
                 "'{}' is not a data type this integration carries ({})",
-                name.chars().take(40).collect::<String>(),
+                clip(name),
                 accepted.join(", ")
             ),
         )),

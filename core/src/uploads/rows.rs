@@ -14,7 +14,11 @@ const VOLUME_CORRECTION: f64 = 1.02264;
 const DEFAULT_CALORIFIC_VALUE: f64 = 39.5;
 /// The longest period one row may cover (a year's bill, with slack).
 const MAX_PERIOD_DAYS: i64 = 367;
-const MAX_LABEL: usize = 100;
+pub const MAX_LABEL: usize = 100;
+/// Quantities stay below this, in the unit given: converted (MWh to kWh,
+/// million tokens to tokens) and multiplied by any factor, the figure is
+/// still a finite number to store.
+pub const MAX_QUANTITY: f64 = 1e15;
 
 /// A row's fields by column name (already trimmed; empty = absent).
 pub trait Fields {
@@ -24,11 +28,20 @@ pub trait Fields {
 /// (column, reason)
 pub type RowProblems = Vec<(String, String)>;
 
+/// How `estimated` may be written, in any case: yes, then no.
+pub const ESTIMATED: &[&str] = &["yes", "y", "true", "1", "e", "estimated"];
+pub const ACTUAL: &[&str] = &["no", "n", "false", "0", "a", "actual"];
+/// The calorific values accepted, MJ/m3.
+pub const CALORIFIC_VALUES: std::ops::RangeInclusive<f64> = 30.0..=50.0;
+
 fn bool_field(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "yes" | "y" | "true" | "1" | "e" | "estimated" => Some(true),
-        "no" | "n" | "false" | "0" | "a" | "actual" => Some(false),
-        _ => None,
+    let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
+    if is(ESTIMATED) {
+        Some(true)
+    } else if is(ACTUAL) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -122,9 +135,9 @@ pub fn record(
         }
         Some(v) => {
             match v.parse::<f64>() {
-                Ok(q) if q.is_finite() && q >= 0.0 => Some(q),
+                Ok(q) if (0.0..MAX_QUANTITY).contains(&q) => Some(q),
                 Ok(_) => {
-                    problem("quantity", "must be a number >= 0".into());
+                    problem("quantity", "must be a number from 0 to below 10^15".into());
                     None
                 }
                 Err(_) => {
@@ -225,7 +238,7 @@ pub fn record(
     let cv = match f.get("calorific_value") {
         None => DEFAULT_CALORIFIC_VALUE,
         Some(v) => match v.parse::<f64>() {
-            Ok(cv) if (30.0..=50.0).contains(&cv) => cv,
+            Ok(cv) if CALORIFIC_VALUES.contains(&cv) => cv,
             _ => {
                 problem(
                     "calorific_value",
@@ -277,7 +290,7 @@ pub fn record(
 }
 
 /// A value quoted back in an error, cut short.
-fn clip(v: &str) -> String {
+pub(crate) fn clip(v: &str) -> String {
     let cut: String = v.chars().filter(|c| !c.is_control()).take(40).collect();
     if cut.chars().count() < v.chars().count() {
         format!("{cut}...")

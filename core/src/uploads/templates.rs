@@ -52,7 +52,7 @@ pub struct Template {
 pub const COMMON: &[(&str, &str)] = &[
     ("start", "Start of the period: 2026-01-31, 31/01/2026, 2026-01-31T00:30:00 (UK time) or with an offset (2026-01-31T00:30:00Z)."),
     ("end", "End of the period. A date alone is inclusive (a bill from 2026-01-01 to 2026-01-31 covers all of January); a time is exclusive."),
-    ("quantity", "The amount, a number >= 0 (a dot for decimals, no thousands separators)."),
+    ("quantity", "The amount, a number from 0 to below 10^15 (a dot for decimals, no thousands separators)."),
     ("unit", "One of the type's units."),
     ("reference", "Optional: the meter (MPAN, MPRN), site, vehicle or account the row is about."),
     ("estimated", "Optional: yes/no (also true/false, 1/0, E/A)."),

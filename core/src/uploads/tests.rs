@@ -222,3 +222,27 @@ fn multipart_yields_the_file_part() {
         400
     );
 }
+
+#[test]
+fn the_query_names_one_carried_type_or_nothing() {
+    let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(upload_type(&q(&[]), ENERGY).unwrap(), None);
+    assert_eq!(
+        upload_type(&q(&[("type", "gas")]), ENERGY).unwrap(),
+        Some("gas")
+    );
+    let refused = |pairs: &[(&str, &str)]| upload_type(&q(pairs), ENERGY).unwrap_err();
+    // Not a data type at all, or said twice: the query is malformed.
+    assert_eq!(refused(&[("type", "plutonium")]).status(), 400);
+    assert_eq!(refused(&[("type", "gas"), ("type", "gas")]).status(), 400);
+    assert_eq!(refused(&[("kind", "gas")]).status(), 400);
+    // A data type, but not this integration's.
+    let e = refused(&[("type", "tokens")]);
+    assert_eq!(e.status(), 422);
+    assert_eq!(errors(e)[0].0, "type");
+}
