@@ -29,16 +29,17 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import time
 import urllib.parse
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import requests
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+
+from periods import period_forward, real_periods
 
 BASE = os.environ["CARBON_ST_BASE"]
 TOKEN = os.environ["CARBON_ST_TOKEN"]
@@ -126,110 +127,20 @@ def own_datasource(integration):
 
 def wait_for_idle(datasource, seconds=5):
     """Until the datasource's newest run has ended, or a few seconds (a full
-    sync from 2000 takes longer: then the 409 names the run)."""
+    sync from 2000 takes longer: then the 409 names the run). A datasource a
+    stateful scenario deleted has no runs to wait for: its sync is a 404."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        runs = api("GET", f"/api/v1/datasources/{datasource}/sync-runs", params={"per_page": 1})["data"]
+        res = requests.get(
+            f"{BASE}/api/v1/datasources/{datasource}/sync-runs",
+            params={"per_page": 1},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=20,
+        )
+        runs = res.json().get("data") if res.status_code == 200 else None
         if not runs or runs[0]["status"] not in ("queued", "running"):
             return
         time.sleep(0.2)
-
-
-def instant(value):
-    """A generated date or date-time as an aware datetime, and whether it was a date."""
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc), True
-        moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)), False
-    except (TypeError, ValueError):
-        return None, False
-
-
-def period_forward(params, max_days, from_past=False):
-    """`from` before `to` (now, when absent) and at most max_days before it
-    (and, with from_past, not after now).
-
-    A period relates two values (or one and the clock): no JSON Schema says
-    that, so the document says it in words and a caller keeps to it. Here a
-    reversed pair is swapped, and a `from` still out of bounds moves to 30
-    days before the end, written as the generated one was (date or time).
-    """
-    if not isinstance(params, dict) or params.get("from") is None:
-        return
-    lo, lo_date = instant(params["from"])
-    hi, _ = instant(params["to"]) if params.get("to") is not None else (datetime.now(timezone.utc), False)
-    if lo is None or hi is None:
-        return
-    if params.get("to") is not None and lo > hi:
-        params["from"], params["to"] = params["to"], params["from"]
-        (lo, lo_date), (hi, _) = instant(params["from"]), instant(params["to"])
-    now = datetime.now(timezone.utc)
-    if from_past:
-        hi = min(hi, now)
-    if lo < hi and hi - lo <= timedelta(days=max_days):
-        return
-    try:
-        start = hi - timedelta(days=30)
-    except OverflowError:
-        del params["from"]
-        return
-    params["from"] = start.date().isoformat() if lo_date else start.isoformat().replace("+00:00", "Z")
-
-
-DATE_STYLES = ("%d/%m/%Y", "%Y-%m-%d")
-
-
-def reading_when(value, end=False):
-    """A reading's start or end as the reader takes it: (instant, style), or (None, style)."""
-    text = value.strip() if isinstance(value, str) else ""
-    if re.fullmatch(r"\d{2}/\d{2}/\d{4}", text):
-        style, parse = "%d/%m/%Y", lambda t: datetime.strptime(t, "%d/%m/%Y")
-    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        style, parse = "%Y-%m-%d", lambda t: datetime.strptime(t, "%Y-%m-%d")
-    elif re.search(r"(Z|[+-]\d{2}:\d{2})$", text):
-        style, parse = "offset", datetime.fromisoformat
-    else:
-        style, parse = "%Y-%m-%dT%H:%M", datetime.fromisoformat
-    try:
-        moment = parse(text)
-    except (TypeError, ValueError):
-        return None, style
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    # A date alone, as an end, is the whole day: it ends at the next midnight.
-    if end and style in DATE_STYLES:
-        moment += timedelta(days=1)
-    return moment, style
-
-
-def written(day, style, end=False):
-    """Midnight of `day` (a date alone, as an end, is that whole day) in the style."""
-    if style in DATE_STYLES:
-        return day.strftime(style)
-    moment = datetime.combine(day + timedelta(days=1 if end else 0), datetime.min.time())
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if style == "offset" else moment.strftime(style)
-
-
-def real_periods(readings):
-    """Each reading's period real, in order, at most 367 days, past, and its own.
-
-    The generated dates are any of the accepted forms with any year; a pair
-    the reader would refuse (or one already used) is replaced by a day in
-    the past, written in the forms that were generated.
-    """
-    now = datetime.now(timezone.utc)
-    seen = set()
-    for i, reading in enumerate(readings):
-        if not isinstance(reading, dict):
-            continue
-        (start, start_style), (end, end_style) = reading_when(reading.get("start")), reading_when(reading.get("end"), True)
-        key = (reading.get("type"), start, end)
-        fine = start and end and start < end and end - start <= timedelta(days=367) and end <= now + timedelta(days=1)
-        if not fine or key in seen:
-            day = date.today() - timedelta(days=3 + i)
-            reading["start"], reading["end"] = written(day, start_style), written(day, end_style, True)
-            start, end = reading_when(reading["start"])[0], reading_when(reading["end"], True)[0]
-        seen.add((reading.get("type"), start, end))
 
 
 def csv_strategy():
