@@ -1,7 +1,8 @@
-"""Schemathesis hooks for `npm run schemathesis`: the test data a real caller
-has and a generator cannot guess. Nothing here changes what is generated;
-it only supplies, for positive cases, the secrets and server-issued values
-the document says are required:
+"""Schemathesis hooks for `npm run schemathesis`: what a real caller has and
+a generator cannot guess. For cases generated to be valid only, these supply
+the secrets and server-issued values the document says are required, and
+keep to the rules relating values that no JSON Schema states (the document
+says them in words; schemathesis.toml lists them):
 
 - supplier and generic webhooks are signed over the exact bytes sent, with
   the secrets the run configured (Standard Webhooks, or Xero's HMAC);
@@ -15,6 +16,9 @@ the document says are required:
 - credentials, new or replaced, are ones the provider accepts (its fake's
   account; an update goes to the fixture whose key it is): a key that only
   fits the pattern is refused by the provider, as it should be;
+- periods run forward (`from` before `to`, within the span a route takes)
+  and readings cover real, past, distinct periods, written in the forms
+  generated (periods.py);
 - a manual sync waits for the run in progress to end, as the frontend does
   (a sync while one runs is a 409 naming that run);
 - CSV files (a text/csv body, or the file part of a form) are drawn from the
