@@ -99,8 +99,14 @@ def positive(case):
     return case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
 
 
+def call(method, path, **kwargs):
+    """The API, as the run's user."""
+    return requests.request(method, f"{BASE}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20, **kwargs)
+
+
 def api(method, path, **kwargs):
-    res = requests.request(method, f"{BASE}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20, **kwargs)
+    """The API's answer, which must be a success."""
+    res = call(method, path, **kwargs)
     res.raise_for_status()
     return res.json()
 
@@ -135,12 +141,7 @@ def wait_for_idle(datasource, seconds=5):
     stateful scenario deleted has no runs to wait for: its sync is a 404."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        res = requests.get(
-            f"{BASE}/api/v1/datasources/{datasource}/sync-runs",
-            params={"per_page": 1},
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=20,
-        )
+        res = call("GET", f"/api/v1/datasources/{datasource}/sync-runs", params={"per_page": 1})
         runs = res.json().get("data") if res.status_code == 200 else None
         if not runs or runs[0]["status"] not in ("queued", "running"):
             return

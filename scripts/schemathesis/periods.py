@@ -10,34 +10,22 @@ from datetime import date, datetime, timedelta, timezone
 import re
 
 
-def instant(value):
-    """A generated date or date-time as an aware datetime, and whether it was a date."""
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc), True
-        moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)), False
-    except (TypeError, ValueError):
-        return None, False
-
-
 def period_forward(params, max_days, from_past=False):
     """`from` before `to` (now, when absent) and at most max_days before it
     (and, with from_past, not after now).
 
     A reversed pair is swapped; a `from` still out of bounds moves to 30 days
-    before the end, written as the generated one was (date or time).
+    before the end, written in the generated one's style (date or time).
     """
     if not isinstance(params, dict) or params.get("from") is None:
         return
-    lo, lo_date = instant(params["from"])
-    hi, _ = instant(params["to"]) if params.get("to") is not None else (datetime.now(timezone.utc), False)
+    (lo, style), now = when(params["from"]), datetime.now(timezone.utc)
+    hi = when(params["to"])[0] if params.get("to") is not None else now
     if lo is None or hi is None:
         return
     if params.get("to") is not None and lo > hi:
         params["from"], params["to"] = params["to"], params["from"]
-        (lo, lo_date), (hi, _) = instant(params["from"]), instant(params["to"])
-    now = datetime.now(timezone.utc)
+        (lo, style), hi = when(params["from"]), when(params["to"])[0]
     if from_past:
         hi = min(hi, now)
     if lo < hi and hi - lo <= timedelta(days=max_days):
@@ -47,21 +35,22 @@ def period_forward(params, max_days, from_past=False):
     except OverflowError:
         del params["from"]
         return
-    params["from"] = start.date().isoformat() if lo_date else start.isoformat().replace("+00:00", "Z")
+    params["from"] = written(start.date(), style)
 
 
 DATE_STYLES = ("%d/%m/%Y", "%Y-%m-%d")
 
 
-def reading_when(value, end=False):
-    """A reading's start or end as the reader takes it: (instant, style), or (None, style)."""
+def when(value, end=False):
+    """A generated date or time as the API reads it: (instant, style), or
+    (None, style). A naive time is taken as UTC: near enough for a period."""
     text = value.strip() if isinstance(value, str) else ""
     if re.fullmatch(r"\d{2}/\d{2}/\d{4}", text):
         style, parse = "%d/%m/%Y", lambda t: datetime.strptime(t, "%d/%m/%Y")
     elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         style, parse = "%Y-%m-%d", lambda t: datetime.strptime(t, "%Y-%m-%d")
-    elif re.search(r"(Z|[+-]\d{2}:\d{2})$", text):
-        style, parse = "offset", datetime.fromisoformat
+    elif re.search(r"([Zz]|[+-]\d{2}:\d{2})$", text):
+        style, parse = "offset", lambda t: datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", t))
     else:
         style, parse = "%Y-%m-%dT%H:%M", datetime.fromisoformat
     try:
@@ -95,11 +84,11 @@ def real_periods(readings):
     for i, reading in enumerate(readings):
         if not isinstance(reading, dict):
             continue
-        (start, start_style), (end, end_style) = reading_when(reading.get("start")), reading_when(reading.get("end"), True)
+        (start, start_style), (end, end_style) = when(reading.get("start")), when(reading.get("end"), True)
         key = (reading.get("type"), start, end)
         fine = start and end and start < end and end - start <= timedelta(days=367) and end <= now + timedelta(days=1)
         if not fine or key in seen:
             day = date.today() - timedelta(days=3 + i)
             reading["start"], reading["end"] = written(day, start_style), written(day, end_style, True)
-            start, end = reading_when(reading["start"])[0], reading_when(reading["end"], True)[0]
+            start, end = when(reading["start"])[0], when(reading["end"], True)[0]
         seen.add((reading.get("type"), start, end))

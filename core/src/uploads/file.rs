@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::rows::{clip, Fields};
 use super::templates::{Template, TEMPLATES};
-use super::{known_columns, read_rows, MAX_ROWS};
+use super::{known_columns, not_carried, read_rows, MAX_ROWS};
 use crate::error::ApiError;
 use crate::sync::ActivityRecord;
 
@@ -45,13 +45,9 @@ pub fn upload_type(
         named = Some(template.data_type);
     }
     match named {
-        Some(name) if !accepted.contains(&name) => Err(ApiError::unprocessable(
-            "type",
-            format!(
-                "'{name}' is not a data type this integration carries ({})",
-                accepted.join(", ")
-            ),
-        )),
+        Some(name) if !accepted.contains(&name) => {
+            Err(ApiError::unprocessable("type", not_carried(name, accepted)))
+        }
         _ => Ok(named),
     }
 }

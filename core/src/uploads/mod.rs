@@ -123,15 +123,17 @@ fn template_for(
         Some(name) if accepted.contains(&name) => {
             Template::get(name).ok_or_else(|| ("type".into(), format!("'{name}' has no template")))
         }
-        Some(name) => Err((
-            "type".into(),
-            format!(
-                "'{}' is not a data type this integration carries ({})",
-                clip(name),
-                accepted.join(", ")
-            ),
-        )),
+        Some(name) => Err(("type".into(), not_carried(name, accepted))),
     }
+}
+
+/// Why a type named in a row or a query is refused.
+fn not_carried(name: &str, accepted: &[&str]) -> String {
+    format!(
+        "'{}' is not a data type this integration carries ({})",
+        clip(name),
+        accepted.join(", ")
+    )
 }
 
 /// Reads rows into records, refusing the whole set if any row is bad or
