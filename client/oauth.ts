@@ -27,6 +27,9 @@ export interface PopupOptions {
   window?: Window;
 }
 
+/** How long a message may still arrive after the popup reads closed. */
+const CLOSE_GRACE_MS = 1_500;
+
 export async function connectWithPopup(api: Client, options: PopupOptions): Promise<CompleteResult> {
   const w = options.window ?? window;
   const popup = w.open('about:blank', 'carbon-oauth', 'popup,width=520,height=720');
@@ -43,10 +46,12 @@ export async function connectWithPopup(api: Client, options: PopupOptions): Prom
   popup.location.href = auth.authorization_url;
 
   const message = await new Promise<CallbackResult>((resolve, reject) => {
+    let closing: ReturnType<typeof setTimeout> | undefined;
     const done = () => {
       w.removeEventListener('message', onMessage);
       clearInterval(watch);
       clearTimeout(timer);
+      clearTimeout(closing);
     };
     function onMessage(event: MessageEvent) {
       // Only the API's own callback page, in the popup we opened, for the
@@ -59,11 +64,16 @@ export async function connectWithPopup(api: Client, options: PopupOptions): Prom
     }
     w.addEventListener('message', onMessage);
     const watch = setInterval(() => {
-      if (popup.closed) {
+      if (!popup.closed || closing !== undefined) return;
+      // The callback page posts, then closes itself. The message and the
+      // closing reach this window separately (across processes), so
+      // `closed` can read true before the message is delivered: it gets a
+      // grace period before the popup counts as closed unanswered.
+      closing = setTimeout(() => {
         done();
         reject(new Error('the popup was closed before the provider answered'));
-      }
-    }, 500);
+      }, CLOSE_GRACE_MS);
+    }, 250);
     const timer = setTimeout(() => {
       done();
       popup.close();

@@ -140,6 +140,33 @@ test('messages from other origins are ignored (even from the popup); the real on
   await context.close();
 });
 
+test('a message delivered after the popup already reads closed still completes', async () => {
+  // The callback page posts, then closes itself. The opener (the same site,
+  // so the same event loop here) is held by the callback page long past the
+  // watch's interval: when it runs again, a due timer that sees the popup
+  // closed and the message race. The message must win.
+  const { context, page } = await openExample('user_browser_4');
+  // The provider's redirect to the callback as a navigation of its own
+  // (a route sees only the first request of a redirect chain).
+  await context.route(`${xr.base}/authorize**`, async (route) => {
+    const consent = await route.fetch({ maxRedirects: 0 });
+    const to = JSON.stringify(consent.headers().location);
+    await route.fulfill({ contentType: 'text/html', body: `<!doctype html><script>location.replace(${to});</script>` });
+  });
+  await context.route(`${worker.url}/api/v1/oauth/**`, async (route) => {
+    const response = await route.fetch();
+    const body = await response.text();
+    const nonce = /<script nonce="([^"]+)">/.exec(body)[1];
+    const busy = `<script nonce="${nonce}">for (const end = Date.now() + 1200; Date.now() < end; );</script>`;
+    await route.fulfill({ response, body: body.replace(`<script nonce="${nonce}">`, `${busy}<script nonce="${nonce}">`) });
+  });
+  const [popup] = await Promise.all([page.waitForEvent('popup'), page.click('#connect')]);
+  assert.equal(await outcome(page), 'connected', await page.textContent('#status'));
+  if (!popup.isClosed()) await popup.waitForEvent('close', { timeout: 10_000 });
+  assert.equal((await api('user_browser_4', 'GET', '/api/v1/datasources')).body.data.length, 1);
+  await context.close();
+});
+
 test('the callback page posts only to the configured frontend origin', async () => {
   // The same page served from an origin the API allows for calls (CORS) but
   // that is not FRONTEND_ORIGIN: the browser does not deliver the callback's
