@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { octopus } from '../tests/fakes/keyed.mjs';
 import { emissionsBench, emissionsTable } from './emissions.mjs';
+import { flooredNow } from '../tests/helpers/clock.mjs';
 
 const HALF_HOUR = 1800_000;
 const POLL_MS = 20;
@@ -38,7 +39,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Half-hourly values, deterministic, for a year ending at the last whole half hour. */
 function yearOfHalfHours() {
-  const end = Date.now() - (Date.now() % HALF_HOUR) - HALF_HOUR;
+  const end = flooredNow(HALF_HOUR) - HALF_HOUR;
   const start = end - 365 * 86400_000;
   const out = [];
   for (let t = start, i = 0; t < end; t += HALF_HOUR, i++) out.push([t, Math.round(((i * 7919 + 1) % 2000) + 1) / 1000]);

@@ -13,6 +13,7 @@ import { preciseSum } from './helpers/sum.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
+import { flooredNow } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const KEY = 'sk_live_Em1ss10nsKeyAbCdEf';
@@ -36,7 +37,7 @@ function series(from, to, salt) {
   for (let t = from, i = 0; t < to; t += HALF_HOUR, i++) out.push([t, Math.round(((i * 7919 + salt) % 2000) + 1) / 1000]);
   return out;
 }
-const now = Date.now() - (Date.now() % HALF_HOUR);
+const now = flooredNow(HALF_HOUR);
 const FROM = new Date(now - 400 * DAY).toISOString().slice(0, 10);
 const TO = new Date(now + DAY).toISOString().slice(0, 10);
 

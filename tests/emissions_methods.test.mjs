@@ -14,6 +14,7 @@ import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
 import { carbonIntensity } from './fakes/intensity.mjs';
+import { flooredNow } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const KEY = 'sk_live_Reg10nalKeyAbCdEf';
@@ -30,7 +31,7 @@ const DESNZ = {
 const edition = (ms) => DESNZ[Math.min(2026, new Date(ms).getUTCFullYear())];
 let worker, octo, ci;
 const api = userClient(() => worker, issuer);
-const now = Date.now() - (Date.now() % HALF);
+const now = flooredNow(HALF);
 const FROM = new Date(now - 30 * DAY).toISOString().slice(0, 10);
 const TO = new Date(now + DAY).toISOString().slice(0, 10);
 let elec;

@@ -12,6 +12,7 @@ import { d1 } from './helpers/d1.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
+import { flooredNow } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const KEY = 'sk_live_Aa1Bb2Cc3Dd4Ee5Ff6Gg';
@@ -29,7 +30,7 @@ function series(from, to, salt) {
 }
 
 const day = (iso) => Date.parse(`${iso}T00:00:00Z`);
-const now = Date.now() - (Date.now() % HALF_HOUR);
+const now = flooredNow(HALF_HOUR);
 
 before(async () => {
   octo = await octopus({ accounts: { 'A-1B2C3D4E': { key: KEY, mpan: MPAN } } });

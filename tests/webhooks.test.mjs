@@ -14,6 +14,7 @@ import { d1 } from './helpers/d1.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
+import { flooredNow } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const XERO_KEY = 'test-webhook-key';
@@ -28,7 +29,7 @@ const api = userClient(() => worker, issuer);
 
 before(async () => {
   octo = await octopus({ accounts: { 'A-P1P2P3P4': { key: OCTO_KEY, mpan: OCTO_MPAN } } });
-  const t = Date.now() - (Date.now() % 1800_000);
+  const t = flooredNow();
   octo.series[`electricity:${OCTO_MPAN}`] = Array.from({ length: 96 }, (_, i) => [t - (96 - i) * 1800_000, 0.5]);
   worker = await startWorker({
     vars: workerVars(issuer, {
