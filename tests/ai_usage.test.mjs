@@ -9,6 +9,7 @@ import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { userClient } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { anthropic, openai } from './fakes/keyed.mjs';
+import { awayFromBoundary } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const OPENAI_KEY = 'sk-admin-Aa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8';
@@ -17,6 +18,9 @@ const DAY = 86400_000;
 let worker, oai, ant;
 const api = userClient(() => worker, issuer);
 
+// The Worker cuts at its own UTC midnight: the file's days must not move
+// under it while it runs.
+await awayFromBoundary(DAY, 5 * 60_000);
 const today = Math.floor(Date.now() / DAY) * DAY;
 const dayKey = (n) => new Date(today - n * DAY).toISOString().slice(0, 10);
 

@@ -86,8 +86,7 @@ test('rotating ENCRYPTION_KEY finishes: rows used are re-sealed on read, the res
     assert.equal(res.status, 500);
     const problem = await res.json();
     assert.ok(!/key|ENCRYPTION/.test(problem.detail), 'the cause stays in the log');
-    await new Promise((r) => setTimeout(r, 200));
-    const line = forgetful.logLines().find((l) => l.request_id === problem.request_id);
+    const line = await forgetful.logLine(problem.request_id, (l) => l.error);
     assert.match(line.error, /ENCRYPTION_KEYS/);
     const [row] = d1(forgetful, `SELECT status, last_error FROM datasources WHERE id = '${used}'`);
     assert.deepEqual(row, { status: 'active', last_error: null }, 'the row is untouched');

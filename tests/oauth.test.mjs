@@ -369,8 +369,7 @@ describe('a server without OAuth clients or with a bad encryption key', () => {
     });
     const body = await expectProblem(assert, res, 500);
     assert.ok(!body.detail.includes('ENCRYPTION_KEY'));
-    await new Promise((r) => setTimeout(r, 200));
-    const line = bare.logLines().find((l) => l.request_id === body.request_id);
+    const line = await bare.logLine(body.request_id, (l) => l.error);
     assert.match(line.error, /ENCRYPTION_KEY must decode to 32 bytes/);
   });
 });

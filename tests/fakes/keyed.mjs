@@ -27,8 +27,9 @@ export async function octopus({ accounts }) {
     const m = /^\/v1\/accounts\/([^/]+)\/$/.exec(req.path);
     if (!m) return json(res, 404, { detail: 'Not found.' });
     // Hostile or broken behaviours a test can switch on.
+    // A delay in ms, or a promise: held until the test settles it.
     const delay = creds && fake.delayFor[creds[0]];
-    if (delay) await new Promise((r) => setTimeout(r, delay));
+    if (delay) await (typeof delay === 'number' ? new Promise((r) => setTimeout(r, delay)) : delay);
     if (fake.mode === 'redirect') return res.writeHead(307, { location: `${fake.redirectTo}${req.path}` }).end();
     if (fake.mode === 'huge') {
       res.writeHead(200, { 'content-type': 'application/json' });

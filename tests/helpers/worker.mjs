@@ -74,6 +74,15 @@ export async function startWorker({ vars = null, persistDir = null, ready = 200,
     await new Promise((r) => setTimeout(r, 250));
   }
 
+  const logLines = () =>
+    output
+      .join('')
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .map((l) => l.slice(l.indexOf('{"level"')))
+      .filter((l) => l.startsWith('{"level"'))
+      .map((l) => JSON.parse(l));
+
   return {
     url,
     persistDir: dir,
@@ -81,14 +90,17 @@ export async function startWorker({ vars = null, persistDir = null, ready = 200,
     logs: () => output.join(''),
     /** The Worker's own JSON log lines (wrangler wraps console.error ones
      * in colour codes and an "[ERROR]" prefix, which are dropped). */
-    logLines: () =>
-      output
-        .join('')
-        .replace(/\x1b\[[0-9;]*m/g, '')
-        .split('\n')
-        .map((l) => l.slice(l.indexOf('{"level"')))
-        .filter((l) => l.startsWith('{"level"'))
-        .map((l) => JSON.parse(l)),
+    logLines,
+    /** The first log line of a request that `matches`, once it has come:
+     * lines reach wrangler's output apart from the response, so after it
+     * the line may still be on its way. */
+    async logLine(requestId, matches = () => true, ms = 10_000) {
+      for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 50))) {
+        const line = logLines().find((l) => l.request_id === requestId && matches(l));
+        if (line) return line;
+        if (Date.now() > end) throw new Error(`no log line for request ${requestId} within ${ms} ms`);
+      }
+    },
     /** fetch against the Worker; every response is checked against the
      * OpenAPI document (tests/helpers/contract.mjs) and a mismatch throws. */
     fetch: checkedFetch(url),
