@@ -212,3 +212,30 @@ test('connection checks draw from the same app budget: past the plan limit a che
   assert.ok(refused.length >= 2, checks.map((c) => c.status).join(','));
   assert.match(refused[0].body.detail, /shared call allowance .* spent; try again in \d+ seconds/);
 });
+
+test('a check granted in its window\'s last moment waits for the next window, where it is counted', async () => {
+  en.limit = null;
+  const users = ['user_en_s', 'user_en_t'];
+  const ids = [];
+  for (const user of users) ids.push(await connectOAuth(worker, api, user, 'enphase'));
+  // A call takes 400 ms to reach Enphase, and the check starts 300 ms
+  // before a window turns (inside the Worker's margin, a tenth of the
+  // window): granted at once and sent, the probe would reach Enphase in
+  // the next window, where the budget has not counted it.
+  const left = LIMIT.seconds * 1000 - (Date.now() % (LIMIT.seconds * 1000));
+  await new Promise((r) => setTimeout(r, left + LIMIT.seconds * 1000 - 300));
+  en.windows = {};
+  en.limit = LIMIT;
+  en.transitMs = 400;
+  const rejected = en.rejected;
+  const first = await api(users[0], 'POST', `/api/v1/datasources/${ids[0]}/check`);
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  // The window it reached Enphase in holds it: a full window's worth more
+  // leaves one refused by the budget, none by Enphase.
+  const more = await Promise.all(Array.from({ length: LIMIT.calls }, (_, i) => api(users[1 - (i % 2)], 'POST', `/api/v1/datasources/${ids[1 - (i % 2)]}/check`)));
+  en.limit = null;
+  en.transitMs = 0;
+  assert.equal(en.rejected, rejected, `the provider never refused a probe: ${JSON.stringify(en.windows)}`);
+  assert.deepEqual(Object.values(en.windows), [LIMIT.calls], JSON.stringify(en.windows));
+  assert.equal(more.filter((c) => c.status === 503).length, 1, more.map((c) => c.status).join(','));
+});

@@ -33,6 +33,18 @@ impl Limit {
             .clamp(1, most.max(1))
     }
 
+    /// How long before a window's end a call is no longer sent in it: a
+    /// tenth of the tightest window, at most a second, enough for a call to
+    /// reach the provider before its window turns.
+    pub fn send_margin_ms(limits: &[Limit]) -> i64 {
+        let tightest = limits
+            .iter()
+            .map(|l| i64::from(l.seconds))
+            .min()
+            .unwrap_or(60);
+        (tightest * 100).min(1000)
+    }
+
     /// `"10/60,1000/2592000"`: every limit that parses.
     pub fn parse_list(s: &str) -> Vec<Limit> {
         s.split(',').filter_map(Limit::parse).collect()
@@ -71,6 +83,19 @@ pub struct Grant {
     /// they would land in the provider's next window, so they are not.
     #[serde(default)]
     pub until: i64,
+}
+
+impl Grant {
+    /// When the granted calls' windows turn within the send margin of
+    /// `now_ms`: how long until they have (ms). Sent now, the calls would
+    /// reach the provider in its next window, where they were not counted.
+    pub fn lapsing_in(&self, now_ms: i64, limits: &[Limit]) -> Option<i64> {
+        if self.calls == 0 || self.until <= 0 {
+            return None;
+        }
+        let left = self.until.saturating_mul(1000).saturating_sub(now_ms);
+        (left <= Limit::send_margin_ms(limits)).then_some(left.max(0))
+    }
 }
 
 impl Budget {
@@ -262,6 +287,51 @@ mod tests {
         // it counts against the current minute, which keeps its six.
         assert_eq!(b.take(10, &[MINUTE], t0 + 59).calls, 4);
         assert_eq!(b.take(1, &[MINUTE], t0 + 61).calls, 0);
+    }
+
+    #[test]
+    fn a_grant_in_its_windows_last_moment_is_lapsing() {
+        let mut b = Budget::default();
+        let t0: i64 = 1_800_000_000;
+        let g = b.take(1, &[MINUTE, MONTH], t0 + 60);
+        assert_eq!(g.until, t0 + 120);
+        let ms = |s: i64| s * 1000;
+        // A minute's margin is a second (a tenth, at most a second).
+        assert_eq!(Limit::send_margin_ms(&[MINUTE, MONTH]), 1000);
+        assert_eq!(
+            Limit::send_margin_ms(&[Limit {
+                calls: 5,
+                seconds: 5
+            }]),
+            500
+        );
+        assert_eq!(g.lapsing_in(ms(t0 + 118), &[MINUTE, MONTH]), None);
+        assert_eq!(g.lapsing_in(ms(t0 + 119) - 1, &[MINUTE, MONTH]), None);
+        assert_eq!(
+            g.lapsing_in(ms(t0 + 119) + 250, &[MINUTE, MONTH]),
+            Some(750)
+        );
+        assert_eq!(g.lapsing_in(ms(t0 + 121), &[MINUTE, MONTH]), Some(0));
+        // Nothing granted, or no window: nothing lapses.
+        assert_eq!(
+            b.take(100, &[MINUTE], t0 + 119)
+                .lapsing_in(ms(t0 + 119), &[MINUTE]),
+            Some(1000)
+        );
+        let none = Grant {
+            calls: 0,
+            retry_after: Some(1),
+            at: t0,
+            until: t0,
+        };
+        assert_eq!(none.lapsing_in(ms(t0), &[MINUTE]), None);
+        let unlimited = Grant {
+            calls: 1,
+            retry_after: None,
+            at: t0,
+            until: i64::MAX,
+        };
+        assert_eq!(unlimited.lapsing_in(ms(t0), &[]), None);
     }
 
     #[test]

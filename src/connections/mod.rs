@@ -14,6 +14,7 @@ pub mod rotation;
 
 use std::collections::BTreeMap;
 
+use carbon_core::budget::Limit;
 use carbon_core::crypto::{self, credentials_aad, CryptoError};
 use carbon_core::datasources::{new_id, timestamp, Record, Status};
 use carbon_core::error::ApiError;
@@ -21,7 +22,7 @@ use carbon_core::oauth::TokenSet;
 use carbon_core::providers::{HttpRequest, Probe, Provider, Secrets, Settings};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use worker::Env;
+use worker::{Delay, Env};
 
 use crate::config::env_string;
 use crate::crypto::{fresh_iv, key_ring, WebCrypto};
@@ -254,18 +255,39 @@ pub async fn probe(
 ) -> Probe {
     let limits = provider.app_limits(settings);
     if !limits.is_empty() {
-        match crate::budget::take(env, provider.id(), 1, &limits).await {
-            Ok(grant) if grant.calls == 0 => {
-                let wait = grant.retry_after.unwrap_or(60);
-                return Probe::Unavailable(format!(
-                    "the platform's shared call allowance for this provider is spent; try again in {wait} seconds"
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => return Probe::Unavailable(format!("{e:?}")),
+        if let Err(unavailable) = take_one(env, provider.id(), &limits).await {
+            return unavailable;
         }
     }
     send_probe(provider, &provider.probe(secrets, settings)).await
+}
+
+/// One call from a provider app's budget, counted in the window it will
+/// reach the provider in: granted in a window's last moment (inside the
+/// send margin), it is given back and taken again once the window turns,
+/// or the provider would count it in its next window, past the limit.
+async fn take_one(env: &Env, app: &str, limits: &[Limit]) -> Result<(), Probe> {
+    let unavailable = |e: ApiError| Probe::Unavailable(format!("{e:?}"));
+    for attempt in 0..2 {
+        let grant = crate::budget::take(env, app, 1, limits)
+            .await
+            .map_err(unavailable)?;
+        if grant.calls == 0 {
+            let wait = grant.retry_after.unwrap_or(60);
+            return Err(Probe::Unavailable(format!(
+                "the platform's shared call allowance for this provider is spent; try again in {wait} seconds"
+            )));
+        }
+        let now_ms = crate::clock::now().timestamp_millis();
+        let Some(wait_ms) = grant.lapsing_in(now_ms, limits).filter(|_| attempt == 0) else {
+            return Ok(());
+        };
+        crate::budget::give_back(env, app, 1, limits, grant.at)
+            .await
+            .map_err(unavailable)?;
+        Delay::from(std::time::Duration::from_millis(wait_ms as u64 + 20)).await;
+    }
+    Ok(())
 }
 
 /// [`probe`] with OAuth tokens.

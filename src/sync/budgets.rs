@@ -62,10 +62,7 @@ pub async fn take(
             give_back(env, key, n - want, limits, *at).await;
         }
     }
-    // A tenth of the tightest window, at most a second: enough for a call
-    // to reach the provider before its window turns.
-    let tightest = all.iter().map(|l| i64::from(l.seconds)).min().unwrap_or(60);
-    let margin_ms = (tightest * 100).min(1000);
+    let margin_ms = Limit::send_margin_ms(&all);
     Ok(Ok(Taken {
         keys: taken,
         calls: want,

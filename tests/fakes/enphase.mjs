@@ -25,7 +25,7 @@ export async function enphase({ clientId, clientSecret, apiKey }) {
       enl_uid: '123456', enl_cid: '654321', enl_password_last_changed: '1680000000', is_internal_app: false, app_type: 'system', jti: randomUUID(),
     });
   };
-  const fake = await listen((req, res) => {
+  const fake = await listen(async (req, res) => {
     if (req.method === 'GET' && req.path === '/oauth/authorize') {
       const code = randomUUID().slice(0, 8);
       codes.set(code, req.query.redirect_uri);
@@ -56,7 +56,10 @@ export async function enphase({ clientId, clientSecret, apiKey }) {
       const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
       if (req.query.key !== apiKey) return json(res, 401, { message: 'Not Authorized', details: 'User is not authorized', code: 401 });
       if (!liveAccess.has(token)) return json(res, 401, { message: 'Not Authorized', details: 'Invalid access token', code: 401 });
-      // The plan's limit, counted per app (every customer's calls) in fixed windows.
+      // The plan's limit, counted per app (every customer's calls) in fixed
+      // windows, when a call arrives: `transitMs` stands for the network
+      // between a caller and the API.
+      if (fake.transitMs) await new Promise((r) => setTimeout(r, fake.transitMs));
       if (fake.limit) {
         const now = Math.floor(Date.now() / 1000);
         const start = now - (now % fake.limit.seconds);
@@ -125,5 +128,6 @@ export async function enphase({ clientId, clientSecret, apiKey }) {
   fake.windowSystems = {};
   fake.rejected = 0;
   fake.limit = null;
+  fake.transitMs = 0;
   return fake;
 }
