@@ -24,6 +24,23 @@ export function freePort() {
   });
 }
 
+/** Waits for the Worker to answer its health check with `ready`; false if
+ * wrangler exited first. */
+async function started(child, url, output, ready) {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) return false;
+    try {
+      const res = await fetch(`${url}/api/v1/health`);
+      if (res.status === ready) return true;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`worker did not start:\n${output.join('')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /**
  * @param {object} opts
  * @param {Record<string,string>|null} opts.vars  env for the Worker (an env
@@ -47,31 +64,29 @@ export async function startWorker({ vars = null, persistDir = null, ready = 200,
   });
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
-  const port = await freePort();
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
-    '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--test-scheduled', ...configArgs];
+  const common = ['--persist-to', dir, '--show-interactive-dev-session=false', '--test-scheduled', ...configArgs];
   if (vars) {
     const envFile = path.join(dir, 'test.env');
     writeFileSync(envFile, Object.entries(vars).map(([k, v]) => envLine(k, v)).join('\n') + '\n');
-    args.push('--env-file', envFile);
+    common.push('--env-file', envFile);
   }
-  const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const output = [];
-  child.stdout.on('data', (d) => output.push(d.toString()));
-  child.stderr.on('data', (d) => output.push(d.toString()));
-
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output.join('')}`);
-    try {
-      const res = await fetch(`${url}/api/v1/health`);
-      if (res.status === ready) break;
-    } catch {
-      // not listening yet
+  // A free port is closed before wrangler binds it, and another process
+  // may take it meanwhile: wrangler then exits naming it, and gets others.
+  let child, url, output;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), ...common];
+    child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    output = [];
+    child.stdout.on('data', (d) => output.push(d.toString()));
+    child.stderr.on('data', (d) => output.push(d.toString()));
+    url = `http://127.0.0.1:${port}`;
+    const closed = new Promise((r) => child.once('close', r));
+    if (await started(child, url, output, ready)) break;
+    await closed; // all it printed is in
+    if (attempt === 3 || !/Address already in use/.test(output.join(''))) {
+      throw new Error(`wrangler dev exited:\n${output.join('')}`);
     }
-    if (Date.now() > deadline) throw new Error(`worker did not start:\n${output.join('')}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 
   const logLines = () =>
