@@ -299,3 +299,19 @@ test('uploaded fuel, travel, hotel nights and spend become Scope 1 and 3 lines b
   const again = (await api('user_up_em', 'GET', `/api/v1/emissions/summary?datasource_id=${id}&from=2023-01-01&to=2025-12-31`)).body.totals;
   near(again.scope_3, travel - 11020 * (0.15282 - 0.09043) + spend, 'without RF');
 });
+
+test('runs started in the same second list newest first, and the newest is the last run', async () => {
+  const id = (await api('user_up_order', 'POST', '/api/v1/datasources', { integration_id: 'british-gas' })).body.id;
+  const made = [];
+  for (let i = 1; i <= 4; i++) {
+    const res = await upload('user_up_order', id, `type,start,end,quantity,unit\nelectricity,2026-05-01,2026-05-31,${i},kWh\n`);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    made.push(res.body);
+  }
+  const seconds = new Set(made.map((r) => r.queued_at)).size;
+  const listed = (await api('user_up_order', 'GET', `/api/v1/datasources/${id}/sync-runs`)).body.data;
+  assert.deepEqual(listed.map((r) => r.id), made.map((r) => r.id).reverse(), `queued in ${seconds} distinct second(s)`);
+  assert.equal((await api('user_up_order', 'GET', `/api/v1/datasources/${id}`)).body.last_run.id, made.at(-1).id);
+  const inList = (await api('user_up_order', 'GET', '/api/v1/datasources')).body.data.find((d) => d.id === id);
+  assert.equal(inList.last_run.id, made.at(-1).id);
+});

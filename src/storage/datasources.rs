@@ -25,7 +25,7 @@ macro_rules! last_run {
         "(SELECT json_object('id', r.id, 'trigger', r.trigger, 'status', r.status, 'queued_at', r.queued_at, \
       'finished_at', r.finished_at, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged, \
       'error_class', r.error_class, 'error', r.error) \
-     FROM sync_runs r WHERE r.datasource_id = datasources.id ORDER BY r.queued_at DESC LIMIT 1)"
+     FROM sync_runs r WHERE r.datasource_id = datasources.id ORDER BY r.queued_at DESC, r.rowid DESC LIMIT 1)"
     };
 }
 macro_rules! coverage_from {

@@ -85,7 +85,7 @@ pub async fn list(
     let page = db
         .prepare(format!(
             "SELECT {RUN_COLUMNS}, COUNT(*) OVER () AS total FROM sync_runs \
-             WHERE datasource_id = ?1 AND user_id = ?2 ORDER BY queued_at DESC, id DESC LIMIT ?3 OFFSET ?4"
+             WHERE datasource_id = ?1 AND user_id = ?2 ORDER BY queued_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
         ))
         .bind(&[
             text(datasource_id),
