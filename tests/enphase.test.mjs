@@ -11,7 +11,7 @@ import { userClient } from './helpers/http.mjs';
 import { connectOAuth } from './helpers/oauth.mjs';
 import { startWorker } from './helpers/worker.mjs';
 import { enphase } from './fakes/enphase.mjs';
-import { awayFromBoundary } from './helpers/clock.mjs';
+import { awayFromBoundary, nextWindowAt } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const DAY = 86400_000;
@@ -69,7 +69,7 @@ test('three customers due at once share the app budget: the plan limit is never 
     en.production[system] = production(i * 11);
   }
   // Connecting probed the API; count the sync's calls from a fresh window on.
-  await new Promise((r) => setTimeout(r, (LIMIT.seconds - ((Date.now() / 1000) % LIMIT.seconds)) * 1000 + 50));
+  await nextWindowAt(LIMIT.seconds * 1000, 50);
   en.windows = {};
   en.windowSystems = {};
   en.limit = LIMIT;
@@ -199,7 +199,7 @@ test('connection checks draw from the same app budget: past the plan limit a che
   const users = ['user_en_p', 'user_en_q', 'user_en_r'];
   const ids = [];
   for (const user of users) ids.push(await connectOAuth(worker, api, user, 'enphase'));
-  await new Promise((r) => setTimeout(r, (LIMIT.seconds - ((Date.now() / 1000) % LIMIT.seconds)) * 1000 + 50));
+  await nextWindowAt(LIMIT.seconds * 1000, 50);
   en.windows = {};
   en.limit = LIMIT;
   const rejected = en.rejected;
@@ -222,8 +222,7 @@ test('a check granted in its window\'s last moment waits for the next window, wh
   // before a window turns (inside the Worker's margin, a tenth of the
   // window): granted at once and sent, the probe would reach Enphase in
   // the next window, where the budget has not counted it.
-  const left = LIMIT.seconds * 1000 - (Date.now() % (LIMIT.seconds * 1000));
-  await new Promise((r) => setTimeout(r, left + LIMIT.seconds * 1000 - 300));
+  await nextWindowAt(LIMIT.seconds * 1000, LIMIT.seconds * 1000 - 300);
   en.windows = {};
   en.limit = LIMIT;
   en.transitMs = 400;

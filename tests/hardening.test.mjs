@@ -14,7 +14,7 @@ import { startWorker } from './helpers/worker.mjs';
 import { octopus } from './fakes/keyed.mjs';
 import { listen } from './fakes/server.mjs';
 import { xero } from './fakes/xero.mjs';
-import { awayFromBoundary } from './helpers/clock.mjs';
+import { awayFromBoundary, sleep, until } from './helpers/clock.mjs';
 
 const issuer = newIssuer();
 const KEY = 'sk_live_Aa1Bb2Cc3Dd4Ee5Ff6Gg';
@@ -38,12 +38,6 @@ after(async () => {
 const api = userClient(() => worker, issuer, seen);
 const octopusBody = (key = KEY, account = 'A-1B2C3D4E') => ({ integration_id: 'octopus-energy', credentials: { api_key: key, account_number: account } });
 const row = (id, cols) => d1(worker, `SELECT ${cols} FROM datasources WHERE id = '${id}'`)[0];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(condition, what, ms = 10_000) {
-  for (const end = Date.now() + ms; !condition(); await sleep(20)) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-  }
-}
 
 async function connectXero(user) {
   const auth = await api(user, 'POST', '/api/v1/datasources/oauth/authorize', { integration_id: 'xero' });

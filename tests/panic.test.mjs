@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { newIssuer, workerVars } from './helpers/auth.mjs';
 import { expectProblem } from './helpers/http.mjs';
 import { startWorker } from './helpers/worker.mjs';
+import { until } from './helpers/clock.mjs';
 
 let worker;
 before(async () => {
@@ -20,9 +21,7 @@ test('a panic answers an opaque 500 problem and the Worker recovers', async () =
   assert.ok(!body.detail.includes('deliberate'), 'the panic message must not reach the client');
   await worker.logLine(body.request_id, (l) => l.status === 500);
   // The panic hook's line and the access line come by separate streams.
-  for (const end = Date.now() + 10_000; !/deliberate panic/.test(worker.logs()) && Date.now() < end; ) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(() => /deliberate panic/.test(worker.logs()), 'the panic hook\'s line is in');
   assert.match(worker.logs(), /deliberate panic/, 'the panic message is logged');
 
   const next = await worker.fetch('/api/v1/health');

@@ -268,7 +268,8 @@ pub async fn probe(
 /// or the provider would count it in its next window, past the limit.
 async fn take_one(env: &Env, app: &str, limits: &[Limit]) -> Result<(), Probe> {
     let unavailable = |e: ApiError| Probe::Unavailable(format!("{e:?}"));
-    for attempt in 0..2 {
+    let mut retaken = false;
+    loop {
         let grant = crate::budget::take(env, app, 1, limits)
             .await
             .map_err(unavailable)?;
@@ -279,15 +280,17 @@ async fn take_one(env: &Env, app: &str, limits: &[Limit]) -> Result<(), Probe> {
             )));
         }
         let now_ms = crate::clock::now().timestamp_millis();
-        let Some(wait_ms) = grant.lapsing_in(now_ms, limits).filter(|_| attempt == 0) else {
-            return Ok(());
-        };
-        crate::budget::give_back(env, app, 1, limits, grant.at)
-            .await
-            .map_err(unavailable)?;
-        Delay::from(std::time::Duration::from_millis(wait_ms as u64 + 20)).await;
+        match grant.lapsing_in(now_ms, limits) {
+            Some(wait_ms) if !retaken => {
+                crate::budget::give_back(env, app, 1, limits, grant.at)
+                    .await
+                    .map_err(unavailable)?;
+                Delay::from(std::time::Duration::from_millis(wait_ms as u64 + 20)).await;
+                retaken = true;
+            }
+            _ => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// [`probe`] with OAuth tokens.

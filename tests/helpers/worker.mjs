@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BIN, ROOT, projectEnv } from '../../scripts/lib/toolchain.mjs';
 import { envLine } from '../../scripts/lib/devvars.mjs';
+import { until } from './clock.mjs';
 import { checkedFetch } from './contract.mjs';
 
 const WRANGLER = path.join(BIN, 'wrangler');
@@ -109,12 +110,10 @@ export async function startWorker({ vars = null, persistDir = null, ready = 200,
     /** The first log line of a request that `matches`, once it has come:
      * lines reach wrangler's output apart from the response, so after it
      * the line may still be on its way. */
-    async logLine(requestId, matches = () => true, ms = 10_000) {
-      for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 50))) {
-        const line = logLines().find((l) => l.request_id === requestId && matches(l));
-        if (line) return line;
-        if (Date.now() > end) throw new Error(`no log line for request ${requestId} within ${ms} ms`);
-      }
+    async logLine(requestId, matches = () => true) {
+      let line;
+      await until(() => (line = logLines().find((l) => l.request_id === requestId && matches(l))), `a log line for request ${requestId}`);
+      return line;
     },
     /** fetch against the Worker; every response is checked against the
      * OpenAPI document (tests/helpers/contract.mjs) and a mismatch throws. */
